@@ -1,0 +1,28 @@
+# The kit's two front-door commands: `make lab` opens the lessons, `make test` runs every test.
+# Both create .venv on first use and reinstall only when pyproject.toml changes.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.raykit-installed
+
+.PHONY: lab test install lint
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	@touch $@
+
+install: $(STAMP)
+
+## JupyterLab on the lessons, bound to 127.0.0.1; each lesson starts its own local Ray cluster.
+lab: $(STAMP)
+	$(BIN)/jupyter lab --ip=127.0.0.1 --ServerApp.root_dir=notebooks \
+		--LabApp.default_url=/lab/tree/00_welcome.ipynb
+
+## Every test: unit tests, every notebook through papermill in small mode.
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check raykit tests

@@ -1,0 +1,176 @@
+"""What this host offers (CPUs, RAM, /dev/shm, GPUs) and how a local Ray cluster is sized to it."""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MiB = 1024**2
+GiB = 1024**3
+
+# Ray's own default: the object store takes 30% of the host's memory.
+OBJECT_STORE_SHARE = 0.30
+# Ray refuses an object store smaller than this (ray_constants.OBJECT_STORE_MINIMUM_MEMORY_BYTES).
+OBJECT_STORE_MINIMUM = 75 * MiB
+# Below this, /dev/shm is a container default (Docker and Binder give 64 MB), not a real budget.
+SHM_TOO_SMALL = 512 * MiB
+# What a Ray worker process costs before it does any work (Python, Ray, pandas imported).
+MEMORY_PER_WORKER = 400 * MiB
+# The head's own processes: GCS, raylet, dashboard and its agents.
+MEMORY_FOR_HEAD = 1 * GiB
+
+
+@dataclass(frozen=True)
+class HostFacts:
+    """What this host offers to a local Ray cluster."""
+
+    cpus: int
+    memory_bytes: int
+    shm_bytes: int
+    shm_free_bytes: int
+    gpus: int = 0
+
+    @classmethod
+    def detect(cls) -> HostFacts:
+        """Read the facts of this host, honouring CPU affinity and cgroup (container) limits."""
+        shm = _statvfs_bytes("/dev/shm")
+        return cls(
+            cpus=_cpu_count(),
+            memory_bytes=_memory_bytes(),
+            shm_bytes=shm[0],
+            shm_free_bytes=shm[1],
+            gpus=_gpu_count(),
+        )
+
+
+@dataclass(frozen=True)
+class ClusterPlan:
+    """The size chosen for a local cluster, with a sentence for each choice."""
+
+    num_cpus: int
+    object_store_memory: int
+    plasma_directory: str | None = None
+    reasons: list[str] = field(default_factory=list)
+
+    def init_kwargs(self) -> dict:
+        """Return the keyword arguments for ``ray.init`` that carry this plan."""
+        kwargs = {"num_cpus": self.num_cpus, "object_store_memory": self.object_store_memory}
+        if self.plasma_directory:
+            kwargs["_plasma_directory"] = self.plasma_directory
+        return kwargs
+
+
+def plan_local_cluster(
+    host: HostFacts, num_cpus: int | None = None, object_store_memory: int | None = None
+) -> ClusterPlan:
+    """Size a local cluster for ``host``; explicit ``num_cpus``/``object_store_memory`` win."""
+    reasons = []
+    plasma_directory = None
+
+    if object_store_memory is not None:
+        store = object_store_memory
+        reasons.append(f"object store {fmt_bytes(store)}, as you asked")
+    else:
+        store = max(int(host.memory_bytes * OBJECT_STORE_SHARE), OBJECT_STORE_MINIMUM)
+        reasons.append(
+            f"object store {fmt_bytes(store)}: 30% of {fmt_bytes(host.memory_bytes)} RAM"
+        )
+
+    if host.shm_free_bytes < store:
+        if host.shm_free_bytes >= SHM_TOO_SMALL and object_store_memory is None:
+            store = max(int(host.shm_free_bytes * 0.8), OBJECT_STORE_MINIMUM)
+            reasons.append(
+                f"shrunk to {fmt_bytes(store)} to fit /dev/shm "
+                f"({fmt_bytes(host.shm_free_bytes)} free), where objects are shared zero-copy"
+            )
+        else:
+            plasma_directory = "/tmp"
+            reasons.append(
+                f"/dev/shm has only {fmt_bytes(host.shm_free_bytes)} free, so the store lives in "
+                "/tmp: it works, more slowly (in Docker, `--shm-size=2g` fixes it)"
+            )
+
+    if num_cpus is not None:
+        cpus = num_cpus
+        reasons.append(f"{cpus} CPUs, as you asked")
+    else:
+        headroom = host.memory_bytes - store - MEMORY_FOR_HEAD
+        by_memory = max(1, headroom // MEMORY_PER_WORKER)
+        cpus = max(1, min(host.cpus, by_memory))
+        if cpus < host.cpus:
+            reasons.append(
+                f"{cpus} of {host.cpus} CPUs: each worker process needs about "
+                f"{fmt_bytes(MEMORY_PER_WORKER)} and only {fmt_bytes(max(headroom, 0))} is left "
+                "beside the object store and the head's processes"
+            )
+        else:
+            reasons.append(f"{cpus} CPUs: all this host offers")
+    return ClusterPlan(int(cpus), int(store), plasma_directory, reasons)
+
+
+def fmt_bytes(n: float) -> str:
+    """Format a byte count for people: ``1.5 GiB``, ``64 MiB``."""
+    for unit, size in (("GiB", GiB), ("MiB", MiB), ("KiB", 1024)):
+        if abs(n) >= size:
+            value = n / size
+            return f"{value:.1f} {unit}" if value < 10 else f"{value:.0f} {unit}"
+    return f"{int(n)} B"
+
+
+def _cpu_count() -> int:
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    quota = _cgroup_cpu_quota()
+    if quota is not None:
+        cpus = min(cpus, max(1, math.floor(quota)))
+    return max(1, cpus or 1)
+
+
+def _cgroup_cpu_quota() -> float | None:
+    v2 = Path("/sys/fs/cgroup/cpu.max")
+    try:
+        if v2.exists():
+            quota, period = v2.read_text().split()[:2]
+            return None if quota == "max" else int(quota) / int(period)
+        v1 = Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us")
+        if v1.exists():
+            quota = int(v1.read_text())
+            period = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us").read_text())
+            return None if quota <= 0 else quota / period
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def _memory_bytes() -> int:
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(limit_file).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            total = min(total, int(text))
+    return total
+
+
+def _statvfs_bytes(path: str) -> tuple[int, int]:
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return 0, 0
+    return st.f_blocks * st.f_frsize, st.f_bavail * st.f_frsize
+
+
+def _gpu_count() -> int:
+    smi = shutil.which("nvidia-smi")
+    if not smi:
+        return 0
+    try:
+        out = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return 0
+    return sum(1 for line in out.splitlines() if line.startswith("GPU "))

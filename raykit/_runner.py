@@ -1,0 +1,208 @@
+"""Runs notebooks with papermill in fresh kernels and reports each one's status and seconds."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from .exceptions import NotebookError
+
+SMOKE_ENV = "RAYKIT_SMOKE"
+DEFAULT_CELL_TIMEOUT_S = 900
+
+
+@dataclass
+class NotebookResult:
+    """The outcome of one notebook run."""
+
+    notebook: str
+    output: str
+    status: str  # "passed" or "failed"
+    seconds: float
+    error: str | None = None
+    cell_index: int | None = None
+    cell_source: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+
+@dataclass
+class RunReport:
+    """All results of one :func:`run_notebooks` call, as a table, JSON or JUnit XML."""
+
+    results: list[NotebookResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.passed for r in self.results)
+
+    def table(self) -> str:
+        """A plain-text table of notebook, status and seconds, with a total line."""
+        width = max([len("notebook")] + [len(r.notebook) for r in self.results])
+        lines = [f"{'notebook':<{width}}  status  seconds"]
+        for r in self.results:
+            lines.append(f"{r.notebook:<{width}}  {r.status:<6}  {r.seconds:7.1f}")
+        total = sum(r.seconds for r in self.results)
+        passed = sum(r.passed for r in self.results)
+        lines.append(f"{passed} passed, {len(self.results) - passed} failed in {total:.1f} s")
+        return "\n".join(lines)
+
+    def write_json(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps([asdict(r) for r in self.results], indent=2) + "\n")
+
+    def write_junit(self, path: str | Path) -> None:
+        failures = sum(not r.passed for r in self.results)
+        suite = ET.Element(
+            "testsuite",
+            name="raykit notebooks",
+            tests=str(len(self.results)),
+            failures=str(failures),
+            time=f"{sum(r.seconds for r in self.results):.3f}",
+        )
+        for r in self.results:
+            case = ET.SubElement(
+                suite, "testcase", classname="notebooks", name=r.notebook, time=f"{r.seconds:.3f}"
+            )
+            if not r.passed:
+                failure = ET.SubElement(case, "failure", message=(r.error or "").splitlines()[0])
+                failure.text = _describe_failure(r)
+        ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def discover_notebooks(folder: str | Path | None = None) -> list[Path]:
+    """Return the lesson notebooks in ``folder`` (default ``notebooks/``) in learning order."""
+    folder = Path(folder) if folder else _default_notebook_dir()
+    if not folder.is_dir():
+        raise NotebookError(f"no notebooks folder at {folder}. Name the notebooks to run instead.")
+    return sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith("."))
+
+
+def check_notebook(path: str | Path) -> Path:
+    """Return ``path`` if it is a notebook with a cell tagged ``parameters``; else NotebookError."""
+    path = Path(path)
+    if not path.is_file():
+        raise NotebookError(
+            f"notebook not found: {path}. Check the path (run from the kit's root)."
+        )
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception as exc:  # nbformat raises several types for unreadable files
+        raise NotebookError(f"{path} is not a readable notebook: {exc}") from None
+    if not any("parameters" in c.metadata.get("tags", []) for c in nb.cells):
+        raise NotebookError(
+            f"{path} has no cell tagged 'parameters'. Tag the cell holding its sizes "
+            "(JupyterLab: property inspector > Cell Tags) so the runner can set them."
+        )
+    return path
+
+
+def run_notebooks(
+    notebooks: Iterable[str | Path] | None = None,
+    *,
+    parameters: Mapping[str, object] | None = None,
+    smoke: bool = False,
+    timeout: int = DEFAULT_CELL_TIMEOUT_S,
+    output_dir: str | Path = "executed",
+    kernel_name: str | None = None,
+    echo: bool = True,
+) -> RunReport:
+    """Execute notebooks in order, each in a fresh kernel, and report how each went.
+
+    Parameters
+    ----------
+    notebooks
+        Paths to run; all of ``notebooks/`` in order when ``None``. Each is checked before any
+        runs, so a typo fails at once instead of after the first lesson.
+    parameters
+        Values injected after the cell tagged ``parameters`` (papermill's mechanism).
+    smoke
+        Small mode: sets ``RAYKIT_SMOKE=1`` for the kernels; each lesson's parameters cell reads
+        it (``SMOKE = os.environ.get("RAYKIT_SMOKE") == "1"``) and picks its small sizes.
+    timeout
+        Seconds any one cell may run before it fails.
+    output_dir
+        Folder for the executed copies (same file names).
+    echo
+        Print a line per notebook as it finishes, and a failing cell's source and error.
+    """
+    import papermill
+
+    paths = [check_notebook(p) for p in (discover_notebooks() if notebooks is None else notebooks)]
+    if not paths:
+        raise NotebookError("no notebooks to run.")
+    params = dict(parameters or {})
+    out_dir = Path(output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    report = RunReport()
+    with _environment({SMOKE_ENV: "1"} if smoke else {}):
+        for path in paths:
+            output = out_dir / path.name
+            start = time.perf_counter()
+            result = NotebookResult(str(path), str(output), "passed", 0.0)
+            try:
+                papermill.execute_notebook(
+                    str(path),
+                    str(output),
+                    parameters=params,
+                    kernel_name=kernel_name,
+                    execution_timeout=timeout,
+                    progress_bar=False,
+                    cwd=str(path.parent),
+                )
+            except papermill.PapermillExecutionError as exc:
+                result.status = "failed"
+                result.error = f"{exc.ename}: {exc.evalue}"
+                result.cell_index = exc.cell_index
+                result.cell_source = exc.source
+            except Exception as exc:  # kernel died, cell timeout, unreadable output...
+                result.status = "failed"
+                result.error = f"{type(exc).__name__}: {exc}"
+            result.seconds = round(time.perf_counter() - start, 2)
+            report.results.append(result)
+            if echo:
+                print(f"{result.status:<6} {result.seconds:7.1f} s  {path}", flush=True)
+                if not result.passed:
+                    print(_describe_failure(result), flush=True)
+    return report
+
+
+def _describe_failure(result: NotebookResult) -> str:
+    lines = [f"  {result.notebook} failed"]
+    if result.cell_index is not None:
+        lines[0] += f" in cell {result.cell_index}:"
+        lines += [f"    | {line}" for line in (result.cell_source or "").splitlines()]
+    lines.append(f"  {result.error}")
+    return "\n".join(lines)
+
+
+def _default_notebook_dir() -> Path:
+    here = Path("notebooks")
+    if here.is_dir():
+        return here
+    return Path(__file__).resolve().parent.parent / "notebooks"
+
+
+@contextmanager
+def _environment(values: Mapping[str, str]):
+    """Set environment variables for the kernels started inside the block, then restore them."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old

@@ -1,0 +1,317 @@
+"""``raykit.init`` and ``raykit.shutdown``: an idempotent, host-aware way into Ray."""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import os
+import re
+import socket
+
+from . import _host
+from ._dashboard import dashboard_link
+from ._html import render
+from ._versions import installed_version
+from .exceptions import ClusterUnreachable, ConfigError
+
+# Seconds to wait for a TCP answer from RAY_ADDRESS before saying it is unreachable. Ray itself
+# would retry for minutes, which in a notebook looks like a hang.
+CONNECT_TIMEOUT_S = 10.0
+
+# Keywords ray.init takes through **kwargs (worker.py pops these before it rejects the rest).
+_RAY_HIDDEN_KWARGS = {
+    "_enable_object_reconstruction",
+    "_plasma_directory",
+    "object_spilling_directory",
+    "_node_ip_address",
+    "_driver_object_store_memory",
+    "_memory",
+    "_redis_username",
+    "_redis_password",
+    "_temp_dir",
+    "_metrics_export_port",
+    "_system_config",
+    "_tracing_startup_hook",
+    "_node_name",
+    "_skip_env_hook",
+}
+# Only meaningful when raykit starts the cluster; Ray rejects them when connecting.
+_LOCAL_ONLY = ("num_cpus", "num_gpus", "resources", "object_store_memory", "labels")
+
+_session: Session | None = None
+
+
+class Session:
+    """What :func:`raykit.init` returns: Ray's context plus what raykit chose, and why.
+
+    Attribute access falls through to Ray's own ``RayContext`` (``dashboard_url``,
+    ``address_info``...). Usable as a context manager that shuts Ray down on exit.
+    """
+
+    def __init__(self, ray_context, *, started_local: bool, reasons: list[str]):
+        self.ray_context = ray_context
+        self.started_local = started_local
+        self.reasons = reasons
+
+    def __getattr__(self, name):
+        if name.startswith("_"):  # keep IPython's display hooks ours, not Ray's static card
+            raise AttributeError(name)
+        return getattr(self.__dict__["ray_context"], name)
+
+    @property
+    def address(self) -> str:
+        """The GCS address other drivers can connect to."""
+        return self.ray_context.address_info.get("gcs_address") or ""
+
+    @property
+    def dashboard_link(self) -> str | None:
+        """A dashboard link that works from where the notebook is opened (see ``_dashboard``)."""
+        return dashboard_link(self.ray_context.dashboard_url)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        shutdown()
+
+    def _facts(self) -> dict:
+        import ray
+
+        if ray.is_initialized():
+            res = ray.cluster_resources()
+            resources = ", ".join(
+                f"{k} {_host.fmt_bytes(v) if k in ('memory', 'object_store_memory') else f'{v:g}'}"
+                for k, v in sorted(res.items())
+                if not k.startswith("node:")
+            )
+        else:
+            resources = "stopped (raykit.shutdown() was called)"
+        return {
+            "ray_version": installed_version("ray") or "?",
+            "how": "started a local cluster at" if self.started_local else "connected to",
+            "address": self.address,
+            "dashboard": self.dashboard_link,
+            "resources": resources,
+            "auth": "on" if _token_auth_enabled() else "off",
+            "reasons": self.reasons,
+        }
+
+    def _repr_html_(self) -> str:
+        return render("session.html", **self._facts())
+
+    def __repr__(self) -> str:
+        f = self._facts()
+        lines = [
+            f"Ray {f['ray_version']}: {f['how']} {f['address']}",
+            f"  dashboard:  {f['dashboard'] or 'off'}",
+            f"  resources:  {f['resources']}",
+            f"  token auth: {f['auth']}",
+        ]
+        lines += [f"  sizing:     {r}" for r in f["reasons"]]
+        return "\n".join(lines)
+
+
+def init(*, token_auth: bool | None = None, **overrides) -> Session:
+    """Start a local Ray cluster sized for this host, or connect to ``RAY_ADDRESS``.
+
+    Parameters
+    ----------
+    token_auth
+        Leave ``None`` to keep Ray's default (token authentication on). ``False`` turns it off
+        for a new local cluster, explicitly; raykit never turns it off by itself.
+    **overrides
+        Any keyword of ``ray.init``. ``num_cpus`` and ``object_store_memory`` (bytes, or a string
+        such as ``"2GB"``) replace raykit's sizing; ``address`` wins over ``RAY_ADDRESS``.
+
+    Returns
+    -------
+    Session
+        Ray's context with the dashboard link and the reasons for the sizing. Calling ``init``
+        again returns the running session and says so.
+    """
+    global _session
+    import ray
+
+    overrides = _validate(overrides)
+    if ray.is_initialized():
+        if _session is None:  # Ray was started with ray.init() directly: adopt it.
+            _session = Session(ray.init(ignore_reinit_error=True), started_local=False, reasons=[])
+        ignored = f" (ignoring {', '.join(sorted(overrides))})" if overrides else ""
+        _say(
+            f"Ray is already running at {_session.address}; returning it{ignored}. "
+            "Call raykit.shutdown() first to start afresh."
+        )
+        return _session
+
+    source = "address" if overrides.get("address") else "RAY_ADDRESS"
+    address = overrides.pop("address", None) or os.environ.get("RAY_ADDRESS") or None
+    if address and address != "local":
+        _session = _connect(address, source, overrides)
+    else:
+        _session = _start_local(overrides, token_auth)
+    return _session
+
+
+def shutdown() -> None:
+    """Stop what :func:`init` started (or disconnect from a remote cluster); safe to call twice."""
+    global _session
+    import ray
+
+    if not ray.is_initialized():
+        _session = None
+        return
+    started_local = _session is not None and _session.started_local
+    ray.shutdown()
+    _session = None
+    _say("local Ray cluster stopped." if started_local else "disconnected from Ray.")
+
+
+def _start_local(overrides: dict, token_auth: bool | None) -> Session:
+    import ray
+
+    if token_auth is False:
+        os.environ["RAY_AUTH_MODE"] = "disabled"
+        _say(
+            "token authentication turned OFF at your request: anyone on this network can run code."
+        )
+    elif token_auth is True:
+        os.environ["RAY_AUTH_MODE"] = "token"
+    host = _host.HostFacts.detect()
+    cpus, store = overrides.pop("num_cpus", None), overrides.pop("object_store_memory", None)
+    if store is not None and store > host.memory_bytes:
+        raise ConfigError(
+            f"object_store_memory={_host.fmt_bytes(store)} is more than this host's "
+            f"{_host.fmt_bytes(host.memory_bytes)} of RAM. Pass a smaller size, or leave it out "
+            "and raykit takes 30% of RAM."
+        )
+    plan = _host.plan_local_cluster(host, num_cpus=cpus, object_store_memory=store)
+    kwargs = {"include_dashboard": True, **plan.init_kwargs(), **overrides}
+    # "local" makes Ray start a new cluster even if another one runs on this host.
+    context = ray.init(address="local", **kwargs)
+    for reason in plan.reasons:
+        _say(reason)
+    return Session(context, started_local=True, reasons=plan.reasons)
+
+
+def _connect(address: str, source: str, overrides: dict) -> Session:
+    import ray
+
+    local_only = [k for k in _LOCAL_ONLY if k in overrides]
+    if local_only:
+        raise ConfigError(
+            f"{', '.join(local_only)} only size a cluster that raykit starts, but {source}="
+            f"{address!r} names an existing one. Drop {', '.join(local_only)}, or unset "
+            "RAY_ADDRESS to start a local cluster."
+        )
+    _check_reachable(address, source)
+    try:
+        context = ray.init(address=address, **overrides)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise ClusterUnreachable(
+            f"could not connect to the Ray cluster at {source}={address!r}: {exc}. Check the "
+            "address (GCS `host:6379`, or Ray Client `ray://host:10001`), or unset RAY_ADDRESS."
+        ) from None
+    _say(f"connected to the Ray cluster at {address} (from {source}).")
+    return Session(context, started_local=False, reasons=[])
+
+
+def _check_reachable(address: str, source: str) -> None:
+    """Fail fast, naming the address, when nothing answers there."""
+    if address == "auto":
+        return
+    if address.startswith(("http://", "https://")):
+        raise ConfigError(
+            f"{source}={address!r} is an HTTP (dashboard or job) address. ray.init needs the GCS "
+            "address, such as 'head-host:6379', or a Ray Client one, 'ray://head-host:10001'."
+        )
+    hostport = address.split("://", 1)[-1]
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ConfigError(
+            f"{source}={address!r} is not of the form host:port. Use e.g. '127.0.0.1:6379' or "
+            "'ray://head-host:10001'."
+        )
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise ClusterUnreachable(
+            f"nothing answers at {source}={address!r} ({exc.strerror or exc}). Start the cluster "
+            "(e.g. `ray start --head`), fix the address, or unset RAY_ADDRESS to let raykit start "
+            "a local cluster."
+        ) from None
+
+
+_BYTES = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?\s*$", re.IGNORECASE)
+
+
+def _validate(overrides: dict) -> dict:
+    """Check the caller's keywords before Ray sees them; raise ConfigError naming the fix."""
+    import ray
+
+    known = set(inspect.signature(ray.init).parameters) - {"kwargs"} | _RAY_HIDDEN_KWARGS
+    for name in overrides:
+        if name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f" Did you mean {close[0]}?" if close else ""
+            raise ConfigError(f"raykit.init got an unknown argument {name!r}.{hint}")
+    out = dict(overrides)
+    if "num_cpus" in out and out["num_cpus"] is not None:
+        out["num_cpus"] = _as_number("num_cpus", out["num_cpus"], minimum=1, whole=True)
+    if "num_gpus" in out and out["num_gpus"] is not None:
+        out["num_gpus"] = _as_number("num_gpus", out["num_gpus"], minimum=0, whole=False)
+    if "object_store_memory" in out and out["object_store_memory"] is not None:
+        out["object_store_memory"] = _as_bytes("object_store_memory", out["object_store_memory"])
+    if out.get("resources") is not None:
+        res = out["resources"]
+        if not isinstance(res, dict):
+            raise ConfigError(f"resources={res!r} must be a dict such as {{'zone_a': 1}}.")
+        for key, value in res.items():
+            _as_number(f"resources[{key!r}]", value, minimum=0, whole=False)
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _as_number(name: str, value, *, minimum: float, whole: bool):
+    example = "2" if whole else "0.5"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(
+            f"{name}={value!r} is not a number. Pass a {'whole ' if whole else ''}number "
+            f">= {minimum:g}, e.g. {name}={example}."
+        )
+    if value < minimum or (whole and value != int(value)):
+        raise ConfigError(
+            f"{name}={value!r} is out of range: it must be a {'whole ' if whole else ''}number "
+            f">= {minimum:g}, e.g. {name}={example}."
+        )
+    return int(value) if whole else value
+
+
+def _as_bytes(name: str, value) -> int:
+    if isinstance(value, str):
+        match = _BYTES.match(value)
+        if not match:
+            raise ConfigError(
+                f"{name}={value!r} is not a size. Pass bytes as a number, or a string such as "
+                f"'500MB' or '2GiB'."
+            )
+        unit = (match.group(2) or "b").lower()
+        base = 1024 if unit.endswith("ib") else 1000
+        value = float(match.group(1)) * base ** "bkmgt".index(unit[0])
+    number = _as_number(name, value, minimum=0, whole=False)
+    if number < _host.OBJECT_STORE_MINIMUM:
+        raise ConfigError(
+            f"{name}={value!r} is below Ray's minimum object store of 75 MiB. Pass at least "
+            f"'100MB' ({name} counts bytes, not megabytes)."
+        )
+    return int(number)
+
+
+def _token_auth_enabled() -> bool:
+    try:
+        from ray._private.authentication.authentication_utils import is_token_auth_enabled
+    except ImportError:  # pragma: no cover - older Ray
+        return False
+    return is_token_auth_enabled()
+
+
+def _say(message: str) -> None:
+    print(f"raykit: {message}")

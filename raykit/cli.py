@@ -1,0 +1,99 @@
+"""The ``raykit`` command: ``raykit run`` executes notebooks, ``raykit doctor`` checks the host."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+from pathlib import Path
+
+from ._runner import DEFAULT_CELL_TIMEOUT_S, run_notebooks
+from .exceptions import NotebookError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _parse_value(text: str):
+    """``-p N 10`` gives the int 10, ``-p NAME abc`` the string 'abc' (like papermill's -p)."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="raykit", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="execute notebooks with papermill, each in a fresh kernel")
+    run.add_argument(
+        "notebooks",
+        nargs="*",
+        type=Path,
+        help="notebooks to run (default: all of notebooks/ in order)",
+    )
+    run.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="set a parameter (repeatable)",
+    )
+    run.add_argument(
+        "--smoke",
+        action="store_true",
+        help="small mode: RAYKIT_SMOKE=1 for the kernels (what CI runs)",
+    )
+    run.add_argument(
+        "--timeout",
+        type=int,
+        default=DEFAULT_CELL_TIMEOUT_S,
+        help="seconds any one cell may run (default: %(default)s)",
+    )
+    run.add_argument(
+        "-o",
+        "--output-dir",
+        type=Path,
+        default=Path("executed"),
+        help="folder for executed copies, summary.json and junit.xml (default: %(default)s)",
+    )
+    run.add_argument("--kernel", default=None, help="Jupyter kernel name (default: the notebook's)")
+
+    sub.add_parser("doctor", help="check Python, Ray, libraries and this host against the kit")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _build_parser().parse_args(argv)
+    if args.command == "doctor":
+        from ._doctor import doctor
+
+        report = doctor()
+        print(report)
+        return EXIT_OK if report.ok else EXIT_FAILED
+
+    params = {name: _parse_value(value) for name, value in args.parameter}
+    try:
+        report = run_notebooks(
+            args.notebooks or None,
+            parameters=params,
+            smoke=args.smoke,
+            timeout=args.timeout,
+            output_dir=args.output_dir,
+            kernel_name=args.kernel,
+        )
+    except NotebookError as exc:
+        print(f"raykit run: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    report.write_json(args.output_dir / "summary.json")
+    report.write_junit(args.output_dir / "junit.xml")
+    print()
+    print(report.table())
+    print(f"executed notebooks, summary.json and junit.xml in {args.output_dir}/")
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

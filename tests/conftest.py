@@ -1,0 +1,92 @@
+"""Shared test fixtures: an isolated Ray temp dir, a leftover-process check, executed notebooks."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import psutil
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+
+# Every Ray cluster the suite starts (in this process, in notebook kernels, in subprocesses) keeps
+# its sockets and logs under this folder, so its processes can be told apart from anyone else's
+# Ray on the host. Kept short: Unix socket paths are limited to 107 characters.
+RAY_TMP = tempfile.mkdtemp(prefix="rk-", dir="/tmp")
+os.environ["RAY_TMPDIR"] = RAY_TMP
+
+
+def ray_processes_of_suite() -> list[str]:
+    """Processes whose command line mentions the suite's Ray temp dir (raylet, GCS, workers)."""
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            cmdline = " ".join(proc.info["cmdline"] or [])
+        except psutil.Error:
+            continue
+        if RAY_TMP in cmdline and proc.pid != os.getpid():
+            found.append(f"{proc.pid}: {cmdline[:120]}")
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_ray_left_behind():
+    """After the whole suite, no Ray process that the suite started may still run."""
+    yield
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()
+    left = []
+    for _ in range(20):  # processes take a moment to exit after shutdown
+        left = ray_processes_of_suite()
+        if not left:
+            break
+        psutil.wait_procs([], timeout=0.5)
+        import time
+
+        time.sleep(0.5)
+    if not left:
+        shutil.rmtree(RAY_TMP, ignore_errors=True)
+    assert not left, "Ray processes started by the suite are still running:\n" + "\n".join(left)
+
+
+class _ExecutedNotebooks:
+    """Runs each lesson once per session in small mode; tests read the executed copies."""
+
+    def __init__(self, out_dir: Path):
+        self.out_dir = out_dir
+        self.results = {}
+
+    def __call__(self, name: str):
+        from raykit._runner import run_notebooks
+
+        if name not in self.results:
+            report = run_notebooks([NOTEBOOKS / name], smoke=True, output_dir=self.out_dir)
+            self.results[name] = report.results[0]
+        return self.results[name]
+
+
+@pytest.fixture(scope="session")
+def executed(tmp_path_factory):
+    """``executed("00_welcome.ipynb")`` runs the lesson once and returns its NotebookResult."""
+    return _ExecutedNotebooks(tmp_path_factory.mktemp("executed"))
+
+
+def outputs_text(notebook_path: str | Path) -> str:
+    """All text a notebook's cells printed or displayed, joined: for asserting figures."""
+    import nbformat
+
+    nb = nbformat.read(notebook_path, as_version=4)
+    parts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream":
+                parts.append(out.get("text", ""))
+            elif "data" in out:
+                parts.append(out["data"].get("text/plain", ""))
+    return "\n".join(parts)

@@ -1,0 +1,122 @@
+"""The papermill runner and ``raykit run``: statuses, parameters, reports and CLI errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import NOTEBOOKS, ROOT, outputs_text
+
+from raykit._runner import check_notebook, discover_notebooks, run_notebooks
+from raykit.exceptions import NotebookError
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def raykit_cli(*args, cwd=ROOT):
+    return subprocess.run(
+        [sys.executable, "-m", "raykit.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=600,
+    )
+
+
+def test_parameters_and_small_mode_reach_the_kernel(tmp_path):
+    report = run_notebooks(
+        [FIXTURES / "echo_parameters.ipynb"],
+        parameters={"N": 7, "NAME": "x"},
+        smoke=True,
+        output_dir=tmp_path,
+        echo=False,
+    )
+    assert report.ok
+    text = outputs_text(tmp_path / "echo_parameters.ipynb")
+    assert "N=7 NAME='x' SMOKE_ENV='1'" in text
+
+
+def test_a_failing_notebook_fails_and_names_its_cell(tmp_path):
+    report = run_notebooks([FIXTURES / "failing.ipynb"], output_dir=tmp_path, echo=False)
+    (result,) = report.results
+    assert not report.ok and result.status == "failed"
+    assert result.error == "ValueError: deliberate failure, N=1"
+    assert "raise ValueError" in result.cell_source
+    # The executed copy is kept, with the output of the cells that ran.
+    assert "before the failure" in outputs_text(tmp_path / "failing.ipynb")
+
+
+def test_cli_runs_and_writes_summary_json_and_junit(tmp_path):
+    proc = raykit_cli(
+        "run",
+        FIXTURES / "echo_parameters.ipynb",
+        FIXTURES / "failing.ipynb",
+        "-p",
+        "N",
+        "3",
+        "-o",
+        tmp_path,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "echo_parameters.ipynb" in proc.stdout and "1 passed, 1 failed" in proc.stdout
+    assert "ValueError: deliberate failure, N=3" in proc.stdout  # the failing cell's error
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert [r["status"] for r in summary] == ["passed", "failed"]
+    assert all(r["seconds"] > 0 for r in summary)
+    suite = ET.parse(tmp_path / "junit.xml").getroot()
+    assert suite.get("tests") == "2" and suite.get("failures") == "1"
+    assert suite.find(f"testcase[@name='{summary[1]['notebook']}']/failure") is not None
+
+
+def test_cli_exit_code_is_zero_when_all_pass(tmp_path):
+    proc = raykit_cli("run", FIXTURES / "echo_parameters.ipynb", "-o", tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 passed, 0 failed" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "notebook, message",
+    [
+        ("does_not_exist.ipynb", "notebook not found"),
+        (FIXTURES / "no_parameters.ipynb", "no cell tagged 'parameters'"),
+    ],
+)
+def test_cli_usage_errors_exit_2_before_running_anything(tmp_path, notebook, message):
+    proc = raykit_cli("run", FIXTURES / "echo_parameters.ipynb", notebook, "-o", tmp_path)
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert not (tmp_path / "echo_parameters.ipynb").exists(), "nothing runs after a usage error"
+
+
+def test_check_notebook_rejects_a_file_that_is_not_a_notebook(tmp_path):
+    bogus = tmp_path / "bogus.ipynb"
+    bogus.write_text("not json")
+    with pytest.raises(NotebookError, match="not a readable notebook"):
+        check_notebook(bogus)
+
+
+def test_discovery_lists_the_lessons_in_order():
+    names = [p.name for p in discover_notebooks(NOTEBOOKS)]
+    assert names == sorted(names) and names[0] == "00_welcome.ipynb"
+
+
+@pytest.mark.parametrize("path", discover_notebooks(NOTEBOOKS), ids=lambda p: p.name)
+def test_committed_notebooks_follow_the_conventions(path):
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert not any(c.outputs or c.execution_count for c in code), "commit notebooks without outputs"
+    params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1, "exactly one cell tagged 'parameters'"
+    assert "RAYKIT_SMOKE" in params[0].source, "small mode comes from RAYKIT_SMOKE"
+    head = nb.cells[0].source
+    assert head.startswith("# ") and "**Level:**" in head and "**Time:**" in head
+    assert "**Prerequisites:**" in head and "**You will learn**" in head
+    for cell in code:
+        if "solution" in cell.metadata.get("tags", []):
+            assert cell.metadata.get("jupyter", {}).get("source_hidden"), "hide solutions"
+    assert "shutdown()" in code[-1].source, "the last cell cleans up"
