@@ -1,0 +1,38 @@
+"""KubeRay manifests from Python: build RayCluster, RayJob and RayService, validate, apply.
+
+Targets the KubeRay operator v1.7.0 (API ``ray.io/v1``); images and ``rayVersion`` follow the
+Ray version the kit pins::
+
+    from raykit.kuberay import RayCluster, WorkerGroup, validate
+
+    cluster = RayCluster(
+        "demo",
+        worker_groups=[WorkerGroup("gpu", gpus=1, replicas=0, max_replicas=4)],
+        autoscaling=True,
+    )
+    assert not validate(cluster, crd="../shared/kuberay/crds")
+    print(cluster.to_yaml())  # kubectl apply --server-side -f -
+"""
+
+from ._apply import ApplyResult, apply
+from ._build import RayCluster, RayJob, RayService, WorkerGroup
+from ._checks import validate, validate_or_raise
+from ._facts import KUBERAY_VERSION, PYTHON_TAG
+from ._issues import ManifestError, ValidationIssue
+from ._schema import load_crd
+
+__all__ = [
+    "KUBERAY_VERSION",
+    "PYTHON_TAG",
+    "ApplyResult",
+    "ManifestError",
+    "RayCluster",
+    "RayJob",
+    "RayService",
+    "ValidationIssue",
+    "WorkerGroup",
+    "apply",
+    "load_crd",
+    "validate",
+    "validate_or_raise",
+]

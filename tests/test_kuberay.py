@@ -1,0 +1,518 @@
+"""raykit.kuberay: built manifests pass the real KubeRay CRDs; broken ones fail at their field."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from raykit.exceptions import ConfigError
+from raykit.kuberay import (
+    PYTHON_TAG,
+    ManifestError,
+    RayCluster,
+    RayJob,
+    RayService,
+    WorkerGroup,
+    load_crd,
+    validate,
+    validate_or_raise,
+)
+from raykit.kuberay._facts import parse_image
+
+# The CRDs lie beside the clone (../shared), never in it; CI has the same layout.
+CRD_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "kuberay" / "crds"
+PINNED = "2.60.0"
+
+
+@pytest.fixture(scope="module")
+def crds() -> dict[str, dict]:
+    """The three KubeRay v1.7.0 CRDs, parsed once for the module."""
+    if not CRD_DIR.is_dir():
+        pytest.fail(f"KubeRay CRDs not found at {CRD_DIR}: the repo expects ../shared beside it.")
+    return {kind: load_crd(CRD_DIR, kind=kind) for kind in ("RayCluster", "RayJob", "RayService")}
+
+
+def full_cluster(name: str = "demo") -> RayCluster:
+    """Head + autoscaling GPU group (on-demand) + CPU spot group."""
+    return RayCluster(
+        name,
+        head_runs_tasks=False,
+        autoscaling=True,
+        worker_groups=[
+            WorkerGroup(
+                "gpu",
+                gpus=1,
+                cpu=8,
+                memory="32Gi",
+                replicas=0,
+                max_replicas=4,
+                capacity="on-demand",
+                cloud="gke",
+            ),
+            WorkerGroup(
+                "cpu-spot", cpu=4, memory="16Gi", max_replicas=10, capacity="spot", cloud="eks"
+            ),
+        ],
+    )
+
+
+def builders() -> dict:
+    return {
+        "cluster": full_cluster(),
+        "job": RayJob(
+            "train",
+            "python train.py",
+            cluster=full_cluster(),
+            runtime_env={"pip": ["numpy"], "env_vars": {"A": "1"}},
+            active_deadline_seconds=3600,
+        ),
+        "service": RayService(
+            "serve-app",
+            "app:deployment",
+            cluster=RayCluster("unused", worker_groups=[WorkerGroup("cpu", replicas=2)]),
+            deployments=[{"name": "Model", "num_replicas": 2}],
+        ),
+        "gcs-ft": RayCluster("ha", redis_address="redis:6379", redis_password_secret="redis-auth"),
+        "head-only-job": RayJob("tiny", "python -c 'print(1)'"),
+    }
+
+
+def built_manifests() -> dict[str, dict]:
+    return {name: builder.to_dict() for name, builder in builders().items()}
+
+
+@pytest.mark.parametrize("which", sorted(built_manifests()))
+def test_built_manifests_pass_strict_validation(which, crds):
+    manifest = built_manifests()[which]
+    issues = validate(manifest, crd=crds[manifest["kind"]])
+    assert issues == [], "\n".join(map(str, issues))
+    # The same through a CRD file path, and through the folder.
+    assert validate(manifest, crd=CRD_DIR / f"ray.io_{manifest['kind'].lower()}s.yaml") == []
+    assert validate_or_raise(manifest, crd=CRD_DIR) == []
+
+
+def test_cluster_manifest_content():
+    spec = full_cluster().to_dict()["spec"]
+    assert spec["rayVersion"] == PINNED
+    assert spec["enableInTreeAutoscaling"] is True
+    assert spec["autoscalerOptions"]["version"] == "v2"
+    head = spec["headGroupSpec"]
+    assert head["rayStartParams"] == {"num-cpus": "0"}
+    assert head["template"]["spec"]["containers"][0]["image"] == f"rayproject/ray:{PINNED}-py311"
+    gpu, spot = spec["workerGroupSpecs"]
+    gpu_container = gpu["template"]["spec"]["containers"][0]
+    assert gpu_container["image"] == f"rayproject/ray:{PINNED}-py311-gpu"
+    assert gpu_container["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    assert gpu["rayStartParams"]["num-gpus"] == "1"
+    assert (gpu["minReplicas"], gpu["replicas"], gpu["maxReplicas"]) == (0, 0, 4)
+    assert gpu["template"]["spec"]["restartPolicy"] == "Never"
+    match = gpu["template"]["spec"]["affinity"]["nodeAffinity"][
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ]["nodeSelectorTerms"][0]["matchExpressions"][0]
+    assert match == {"key": "cloud.google.com/gke-spot", "operator": "NotIn", "values": ["true"]}
+    assert spot["template"]["spec"]["nodeSelector"] == {"eks.amazonaws.com/capacityType": "SPOT"}
+    assert {"key": "eks.amazonaws.com/capacityType", "operator": "Equal", "value": "SPOT",
+            "effect": "NoSchedule"} in spot["template"]["spec"]["tolerations"]  # fmt: skip
+
+
+def test_gcs_ft_uses_options_not_annotation():
+    manifest = RayCluster("ha", redis_address="redis:6379", redis_password_secret="s").to_dict()
+    assert "annotations" not in manifest["metadata"]
+    assert manifest["spec"]["gcsFaultToleranceOptions"] == {
+        "redisAddress": "redis:6379",
+        "redisPassword": {"valueFrom": {"secretKeyRef": {"name": "s", "key": "password"}}},
+    }
+
+
+def test_rayjob_and_rayservice_content():
+    job = RayJob("train", "python train.py", runtime_env={"pip": ["numpy"]}).to_dict()["spec"]
+    assert job["shutdownAfterJobFinishes"] is True
+    assert job["ttlSecondsAfterFinished"] == 300
+    assert yaml.safe_load(job["runtimeEnvYAML"]) == {"pip": ["numpy"]}
+    service = RayService("svc", "app:deployment", route_prefix="/api").to_dict()["spec"]
+    assert isinstance(service["serveConfigV2"], str)
+    assert yaml.safe_load(service["serveConfigV2"]) == {
+        "applications": [{"name": "app", "import_path": "app:deployment", "route_prefix": "/api"}]
+    }
+
+
+@pytest.mark.parametrize("which", sorted(builders()))
+def test_to_yaml_round_trips(which):
+    builder = builders()[which]
+    assert yaml.safe_load(builder.to_yaml()) == builder.to_dict()
+
+
+def test_to_yaml_writes_serve_config_as_block():
+    text = RayService("svc", "app:deployment").to_yaml()
+    assert "serveConfigV2: |" in text
+    assert yaml.safe_load(text) == RayService("svc", "app:deployment").to_dict()
+    assert "'2'" in RayCluster("c").to_yaml()  # cpu stays a string: '2', not 2
+
+
+# --- broken manifests: each fails at the field that is wrong --------------------------------
+
+
+def _cluster() -> dict:
+    return RayCluster(
+        "demo", worker_groups=[WorkerGroup("cpu", cpu=2, replicas=1, max_replicas=3)]
+    ).to_dict()
+
+
+def _worker(m: dict) -> dict:
+    return m["spec"]["workerGroupSpecs"][0]
+
+
+def _head_container(m: dict) -> dict:
+    return m["spec"]["headGroupSpec"]["template"]["spec"]["containers"][0]
+
+
+def _typo(m):
+    m["spec"]["workerGroupSpec"] = m["spec"].pop("workerGroupSpecs")
+
+
+def _float_cpu(m):
+    _worker(m)["template"]["spec"]["containers"][0]["resources"]["limits"]["cpu"] = 0.5
+
+
+def _numeric_param(m):
+    _worker(m)["rayStartParams"] = {"num-cpus": 4}
+
+
+def _min_over_max(m):
+    _worker(m)["minReplicas"] = 5
+
+
+def _replicas_over_max(m):
+    _worker(m)["replicas"] = 7
+
+
+def _versions(m):
+    _head_container(m)["image"] = "rayproject/ray:2.50.0-py311"
+
+
+def _ray_version(m):
+    m["spec"]["rayVersion"] = "2.59.0"
+
+
+def _long_name(m):
+    m["metadata"]["name"] = "x" * 54
+
+
+def _both_ft(m):
+    m["metadata"]["annotations"] = {"ray.io/ft-enabled": "true"}
+    m["spec"]["gcsFaultToleranceOptions"] = {"redisAddress": "redis:6379"}
+
+
+def _int32_overflow(m):
+    _worker(m)["maxReplicas"] = 2**31
+
+
+def _duplicate_container(m):
+    containers = m["spec"]["headGroupSpec"]["template"]["spec"]["containers"]
+    containers.append(copy.deepcopy(containers[0]))
+
+
+def _duplicate_port(m):
+    # protocol is a list-map key defaulting to TCP: the duplicate shows only after defaulting
+    _head_container(m)["ports"].append({"containerPort": 8265, "name": "dash-again"})
+
+
+def _bad_enum(m):
+    m["spec"]["autoscalerOptions"] = {"version": "v3"}
+
+
+def _missing_template(m):
+    del _worker(m)["template"]
+
+
+def _unknown_metadata_field(m):
+    m["metadata"]["label"] = {"a": "b"}
+
+
+def _unknown_field_in_pod(m):
+    _head_container(m)["resource"] = _head_container(m).pop("resources")
+
+
+WORKER = "spec.workerGroupSpecs[0]"
+HEAD_CONTAINER = "spec.headGroupSpec.template.spec.containers[0]"
+
+BROKEN_CLUSTERS = [
+    # (mutation, path, check, words the message or fix must hold)
+    (_typo, "spec.workerGroupSpec", "unknown-field", "workerGroupSpecs"),
+    (_float_cpu, f"{WORKER}.template.spec.containers[0].resources.limits.cpu", "quantity-type",
+     '"500m"'),
+    (_numeric_param, f"{WORKER}.rayStartParams.num-cpus", "ray-start-params-string", '"4"'),
+    (_min_over_max, f"{WORKER}.minReplicas", "replicas-range", "greater than maxReplicas"),
+    (_replicas_over_max, f"{WORKER}.replicas", "replicas-range", "between 0 and 3"),
+    (_versions, f"{HEAD_CONTAINER}.image", "image-version", "2.50.0"),
+    (_ray_version, "spec.rayVersion", "ray-version", "2.59.0"),
+    (_long_name, "metadata.name", "name-length", "53"),
+    (_both_ft, "metadata.annotations[ray.io/ft-enabled]", "gcs-ft-both",
+     "gcsFaultToleranceOptions"),
+    (_int32_overflow, f"{WORKER}.maxReplicas", "int32-range", "2147483647"),
+    (_duplicate_container, "spec.headGroupSpec.template.spec.containers[1]", "list-map-duplicate",
+     "'ray-head'"),
+    (_duplicate_port, f"{HEAD_CONTAINER}.ports[4]", "list-map-duplicate", "protocol='TCP'"),
+    (_bad_enum, "spec.autoscalerOptions.version", "enum", "v2"),
+    (_missing_template, f"{WORKER}.template", "required-field", "missing"),
+    (_unknown_metadata_field, "metadata.label", "unknown-field", "'labels'"),
+    (_unknown_field_in_pod, f"{HEAD_CONTAINER}.resource", "unknown-field", "'resources'"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "mutate, path, check, words", BROKEN_CLUSTERS, ids=[c[0].__name__ for c in BROKEN_CLUSTERS]
+)
+def test_broken_cluster_fails_at_the_right_field(crds, mutate, path, check, words):
+    manifest = _cluster()
+    assert validate(manifest, crd=crds["RayCluster"]) == []  # the base is clean
+    mutate(manifest)
+    errors = [i for i in validate(manifest, crd=crds["RayCluster"]) if i.severity == "error"]
+    found = {(i.path, i.check) for i in errors}
+    assert (path, check) in found, "\n".join(map(str, errors))
+    (hit,) = [i for i in errors if (i.path, i.check) == (path, check)]
+    assert words in hit.message + hit.fix
+    assert hit.fix  # every issue says how to fix it
+    with pytest.raises(ManifestError) as raised:
+        validate_or_raise(manifest, crd=crds["RayCluster"])
+    assert path in str(raised.value)
+
+
+def test_typo_needs_the_crd_to_be_caught(crds):
+    """Without a CRD the kit cannot know every field name: that is what the schema walk is for."""
+    manifest = _cluster()
+    _typo(manifest)
+    assert not [i for i in validate(manifest) if i.check == "unknown-field"]
+    assert [i.path for i in validate(manifest, crd=crds["RayCluster"])] == ["spec.workerGroupSpec"]
+
+
+def test_plain_jsonschema_would_accept_the_typo(crds):
+    """Why the unknown-field walk exists: the CRD schema has no additionalProperties: false."""
+    import jsonschema
+
+    manifest = _cluster()
+    _typo(manifest)
+    schema = crds["RayCluster"]["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    jsonschema.Draft4Validator(schema).validate(manifest)  # raises nothing
+
+
+def test_float_cpu_reported_once_with_the_kit_fix(crds):
+    manifest = _cluster()
+    _float_cpu(manifest)
+    path = f"{WORKER}.template.spec.containers[0].resources.limits.cpu"
+    errors = [i for i in validate(manifest, crd=crds["RayCluster"]) if i.severity == "error"]
+    assert [(i.path, i.check) for i in errors] == [(path, "quantity-type")]
+
+
+def test_null_fields_are_pruned_like_the_api_server(crds):
+    manifest = _cluster()
+    manifest["spec"]["suspend"] = None
+    _worker(manifest)["rayStartParams"] = None
+    assert validate(manifest, crd=crds["RayCluster"]) == []
+
+
+def test_integral_float_counts_as_integer(crds):
+    manifest = _cluster()
+    _worker(manifest)["replicas"] = 2.0
+    assert not [i for i in validate(manifest, crd=crds["RayCluster"]) if i.check == "type"]
+
+
+def test_rayjob_ttl_without_shutdown(crds):
+    manifest = RayJob("train", "python train.py").to_dict()
+    manifest["spec"]["shutdownAfterJobFinishes"] = False
+    issues = validate(manifest, crd=crds["RayJob"])
+    by_check = {i.check: i for i in issues}
+    assert by_check["rayjob-ttl"].path == "spec.ttlSecondsAfterFinished"
+    assert by_check["rayjob-ttl"].severity == "error"
+    assert "shutdownAfterJobFinishes: true" in by_check["rayjob-ttl"].fix
+    # and the cluster-left-running warning
+    assert by_check["rayjob-shutdown"].severity == "warning"
+
+
+def test_rayjob_without_shutdown_warns(crds):
+    manifest = RayJob("train", "python train.py").to_dict()
+    del manifest["spec"]["shutdownAfterJobFinishes"]
+    del manifest["spec"]["ttlSecondsAfterFinished"]
+    (warning,) = validate(manifest, crd=crds["RayJob"])
+    assert (warning.path, warning.check, warning.severity) == (
+        "spec.shutdownAfterJobFinishes",
+        "rayjob-shutdown",
+        "warning",
+    )
+
+
+def test_rayjob_and_rayservice_name_limit_is_47(crds):
+    job = RayJob("train", "python train.py").to_dict()
+    job["metadata"]["name"] = "j" * 48
+    assert [i.path for i in validate(job, crd=crds["RayJob"])] == ["metadata.name"]
+    service = RayService("svc", "app:deployment").to_dict()
+    service["metadata"]["name"] = "s" * 47
+    assert validate(service, crd=crds["RayService"]) == []
+    service["metadata"]["name"] = "s" * 48
+    (hit,) = validate(service, crd=crds["RayService"])
+    assert (hit.path, hit.check) == ("metadata.name", "name-length")
+
+
+def test_broken_field_inside_rayservice_cluster(crds):
+    manifest = RayService("svc", "app:deployment").to_dict()
+    manifest["spec"]["rayClusterConfig"]["headGroupSpec"]["rayStartParams"] = {"block": True}
+    (hit,) = [i for i in validate(manifest, crd=crds["RayService"]) if i.severity == "error"]
+    assert hit.path == "spec.rayClusterConfig.headGroupSpec.rayStartParams.block"
+    assert hit.fix == 'Quote it: block: "true".'
+
+
+def test_autoscaler_v2_needs_restart_policy_never():
+    manifest = full_cluster().to_dict()
+    manifest["spec"]["workerGroupSpecs"][1]["template"]["spec"]["restartPolicy"] = "Always"
+    (hit,) = [i for i in validate(manifest) if i.severity == "error"]
+    assert hit.path == "spec.workerGroupSpecs[1].template.spec.restartPolicy"
+    assert hit.check == "autoscaler-v2-restart-policy"
+
+
+def test_autoscaler_v2_by_env_var():
+    manifest = full_cluster().to_dict()
+    del manifest["spec"]["autoscalerOptions"]["version"]
+    head = manifest["spec"]["headGroupSpec"]["template"]["spec"]["containers"][0]
+    head["env"] = [{"name": "RAY_enable_autoscaler_v2", "value": "1"}]
+    manifest["spec"]["workerGroupSpecs"][0]["template"]["spec"]["restartPolicy"] = "OnFailure"
+    (hit,) = [i for i in validate(manifest) if i.severity == "error"]
+    assert hit.path == "spec.workerGroupSpecs[0].template.spec.restartPolicy"
+    # Setting the version as well is rejected by the operator.
+    manifest["spec"]["autoscalerOptions"]["version"] = "v2"
+    paths = {i.path for i in validate(manifest) if i.check == "autoscaler-v2"}
+    assert paths == {"spec.headGroupSpec.template.spec.containers[0].env[0]"}
+
+
+def test_gpu_limits_must_match_ray_gpus():
+    manifest = full_cluster().to_dict()
+    gpu = manifest["spec"]["workerGroupSpecs"][0]
+    gpu["rayStartParams"]["num-gpus"] = "2"
+    (hit,) = [i for i in validate(manifest) if i.severity == "error"]
+    assert (hit.path, hit.check) == (
+        "spec.workerGroupSpecs[0].rayStartParams.num-gpus",
+        "gpu-count",
+    )
+    assert "1 nvidia.com/gpu" in hit.message
+    # Ray told of GPUs on a group whose Pods have none.
+    manifest = full_cluster().to_dict()
+    manifest["spec"]["workerGroupSpecs"][1]["rayStartParams"] = {"num-gpus": "1"}
+    (hit,) = [i for i in validate(manifest) if i.severity == "error"]
+    assert hit.path == "spec.workerGroupSpecs[1].rayStartParams.num-gpus"
+    assert "no nvidia.com/gpu" in hit.message
+    # requests must equal limits for an extended resource
+    manifest = full_cluster().to_dict()
+    resources = manifest["spec"]["workerGroupSpecs"][0]["template"]["spec"]["containers"][0][
+        "resources"
+    ]
+    resources["requests"]["nvidia.com/gpu"] = "2"
+    (hit,) = [i for i in validate(manifest) if i.check == "gpu-limits"]
+    assert hit.path.endswith("containers[0].resources.requests[nvidia.com/gpu]")
+
+
+def test_gpu_group_on_cpu_image_warns():
+    manifest = full_cluster().to_dict()
+    container = manifest["spec"]["workerGroupSpecs"][0]["template"]["spec"]["containers"][0]
+    container["image"] = f"rayproject/ray:{PINNED}-py311"
+    (hit,) = validate(manifest)
+    assert (hit.check, hit.severity) == ("image-gpu", "warning")
+
+
+def test_unpinned_and_other_python_images():
+    manifest = _cluster()
+    _head_container(manifest)["image"] = "rayproject/ray:latest"
+    (hit,) = [i for i in validate(manifest) if i.severity == "error"]
+    assert (hit.path, hit.check) == (f"{HEAD_CONTAINER}.image", "image-version")
+    _head_container(manifest)["image"] = f"rayproject/ray:{PINNED}-py310"
+    (hit,) = validate(manifest)
+    assert (hit.check, hit.severity) == ("image-python", "warning")
+
+
+def test_legacy_ft_annotation_alone_warns():
+    manifest = _cluster()
+    manifest["metadata"]["annotations"] = {"ray.io/ft-enabled": "true"}
+    (hit,) = validate(manifest)
+    assert (hit.check, hit.severity) == ("gcs-ft-legacy", "warning")
+
+
+def test_wrong_crd_and_unknown_kind(crds):
+    manifest = _cluster()
+    (hit,) = validate(manifest, crd=crds["RayJob"])
+    assert (hit.path, hit.check) == ("kind", "crd-kind")
+    (hit,) = validate({"apiVersion": "ray.io/v1", "kind": "RayCronJob"}, crd=crds["RayJob"])
+    assert (hit.path, hit.check) == ("kind", "kind")
+
+
+def test_validate_rejects_text():
+    with pytest.raises(ConfigError, match="yaml.safe_load"):
+        validate("apiVersion: ray.io/v1")
+
+
+# --- builders reject bad input, naming the argument -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "make, words",
+    [
+        (lambda: WorkerGroup("w", min_replicas=3, max_replicas=2), "min_replicas=3"),
+        (lambda: WorkerGroup("w", replicas=5, max_replicas=2), "replicas=5"),
+        (lambda: WorkerGroup("w", gpus=0.5), "gpus=0.5"),
+        (lambda: WorkerGroup("w", cpu=0.0001), "thousandths"),
+        (lambda: WorkerGroup("w", memory=1.5), "memory=1.5"),
+        (lambda: WorkerGroup("w", capacity="spot"), "cloud="),
+        (lambda: WorkerGroup("w", gpus=1, ray_start_params={"num-gpus": 2}), "num-gpus"),
+        (lambda: WorkerGroup("Bad_Name"), "name='Bad_Name'"),
+        (lambda: RayCluster("c" * 54), "at most 53"),
+        (lambda: RayCluster("c", worker_groups=[WorkerGroup("a"), WorkerGroup("a")]), "unique"),
+        (lambda: RayCluster("c", redis_password_secret="s"), "redis_address"),
+        (lambda: RayJob("j" * 48, "python x.py"), "at most 47"),
+        (lambda: RayJob("j", "python x.py", shutdown_after_job_finishes=False), "shutdown"),
+        (lambda: RayJob("j", ""), "entrypoint"),
+        (lambda: RayService("s", "no_colon"), "import_path"),
+    ],
+)
+def test_builders_reject_bad_input(make, words):
+    with pytest.raises(ConfigError, match=words.replace("(", r"\(")):
+        make()
+
+
+def test_builders_convert_sensibly():
+    group = WorkerGroup("w", cpu=0.5, ray_start_params={"num-cpus": 4, "block": True})
+    assert group.cpu == "500m"
+    assert group.ray_start_params == {"num-cpus": "4", "block": "true"}
+    assert WorkerGroup("w", cpu=2.0, memory=2**30).cpu == "2"
+    assert WorkerGroup("w", memory=2**30).memory == str(2**30)
+    assert WorkerGroup("w", replicas=3).max_replicas == 3
+    # A job without TTL may keep its cluster.
+    job = RayJob(
+        "j", "python x.py", shutdown_after_job_finishes=False, ttl_seconds_after_finished=0
+    )
+    assert "ttlSecondsAfterFinished" not in job.to_dict()["spec"]
+
+
+@pytest.mark.parametrize(
+    "image, version, python, gpu",
+    [
+        (f"rayproject/ray:{PINNED}-{PYTHON_TAG}-gpu", PINNED, "py311", True),
+        (f"rayproject/ray:{PINNED}-py311-cu121", PINNED, "py311", True),
+        (f"registry.local:5000/team/ray:{PINNED}", PINNED, None, False),
+        ("rayproject/ray:nightly-py311", None, None, False),
+        ("rayproject/ray@sha256:abc", None, None, False),
+        ("rayproject/ray", None, None, False),
+    ],
+)
+def test_parse_image(image, version, python, gpu):
+    tag = parse_image(image)
+    assert (tag.ray_version, tag.python, tag.gpu) == (version, python, gpu)
+
+
+def test_load_crd_errors_and_cache(crds, tmp_path):
+    assert load_crd(CRD_DIR / "ray.io_rayjobs.yaml") is crds["RayJob"]  # parsed once
+    with pytest.raises(ConfigError, match="kind="):
+        load_crd(CRD_DIR)
+    with pytest.raises(ConfigError, match="not 'RayJob'"):
+        load_crd(CRD_DIR / "ray.io_rayclusters.yaml", kind="RayJob")
+    with pytest.raises(ConfigError, match="no CRD file"):
+        load_crd(tmp_path / "missing.yaml")
