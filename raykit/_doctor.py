@@ -186,7 +186,21 @@ def running_clusters() -> list[str]:
         if not cmdline or not os.path.basename(cmdline[0]).startswith("gcs_server"):
             continue
         args = dict(a.lstrip("-").split("=", 1) for a in cmdline[1:] if "=" in a)
-        ip = args.get("node_ip_address") or args.get("node-ip-address") or "127.0.0.1"
-        port = args.get("gcs_server_port") or "?"
+        ip = args.get("node-ip-address") or args.get("node_ip_address") or "127.0.0.1"
+        port = args.get("gcs_server_port", "0")
+        if port == "0":  # chosen at start-up (ray.init): read it from the listening socket
+            port = _listening_port(proc) or "?"
         found.append(f"{ip}:{port} (pid {proc.pid})")
     return found
+
+
+def _listening_port(proc) -> str | None:
+    import psutil
+
+    try:
+        ports = [
+            c.laddr.port for c in proc.net_connections(kind="tcp") if c.status == psutil.CONN_LISTEN
+        ]
+    except psutil.Error:
+        return None
+    return str(min(ports)) if ports else None

@@ -7,6 +7,7 @@ import inspect
 import os
 import re
 import socket
+import threading
 
 from . import _host
 from ._dashboard import dashboard_link
@@ -39,6 +40,10 @@ _RAY_HIDDEN_KWARGS = {
 _LOCAL_ONLY = ("num_cpus", "num_gpus", "resources", "object_store_memory", "labels")
 
 _session: Session | None = None
+
+# Held while Ray is shut down, and by background readers (ClusterView) around each read of Ray's
+# state, so that no thread asks Ray for its state while the driver is being torn down.
+ray_lock = threading.RLock()
 
 
 class Session:
@@ -161,9 +166,21 @@ def shutdown() -> None:
         _session = None
         return
     started_local = _session is not None and _session.started_local
-    ray.shutdown()
+    with ray_lock:
+        ray.shutdown()
     _session = None
     _say("local Ray cluster stopped." if started_local else "disconnected from Ray.")
+
+
+def state_api_address() -> str:
+    """The address to give ``ray.util.state`` calls: the connected cluster's GCS.
+
+    Left to itself the State API looks for "the" cluster on the host, which fails or picks the
+    wrong one when several run here (a MiniCluster, a colleague's, a test's).
+    """
+    import ray
+
+    return ray.get_runtime_context().gcs_address
 
 
 def _start_local(overrides: dict, token_auth: bool | None) -> Session:
