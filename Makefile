@@ -5,8 +5,10 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.raykit-installed
+# Jupyter refuses to run as root (Docker, CI) unless told to.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test install lint
+.PHONY: lab test install lint system-deps
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,10 +20,14 @@ install: $(STAMP)
 ## JupyterLab on the lessons, bound to 127.0.0.1; each lesson starts its own local Ray cluster.
 lab: $(STAMP)
 	$(BIN)/jupyter lab --ip=127.0.0.1 --ServerApp.root_dir=notebooks \
-		--LabApp.default_url=/lab/tree/00_welcome.ipynb
+		--LabApp.default_url=/lab/tree/00_welcome.ipynb $(ALLOW_ROOT)
 
-## Every test: unit tests, every notebook through papermill in small mode.
-test: $(STAMP)
+## Debian packages the tests use (chromium, redis-server, prometheus); installs them as root.
+system-deps:
+	@bash scripts/system-deps.sh
+
+## Every test: unit tests, every notebook through papermill in small mode, one real browser.
+test: $(STAMP) system-deps
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from html.parser import HTMLParser
 from pathlib import Path
 
 import psutil
@@ -90,3 +91,31 @@ def outputs_text(notebook_path: str | Path) -> str:
             elif "data" in out:
                 parts.append(out["data"].get("text/plain", ""))
     return "\n".join(parts)
+
+
+class _TagBalance(HTMLParser):
+    VOID = {"br", "hr", "img", "meta", "input", "link"}
+
+    def __init__(self):
+        super().__init__()
+        self.stack, self.text = [], []
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        assert self.stack and self.stack.pop() == tag, f"unbalanced </{tag}>"
+
+    def handle_data(self, data):
+        if data.strip():
+            self.text.append(data.strip())
+
+
+def well_formed_text(html: str) -> str:
+    """Assert every tag in ``html`` is closed in order; return its visible text, space-joined."""
+    parser = _TagBalance()
+    parser.feed(html)
+    parser.close()
+    assert parser.stack == [], f"unclosed tags: {parser.stack}"
+    return " ".join(parser.text)

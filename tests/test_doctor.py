@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from html.parser import HTMLParser
+
+from conftest import well_formed_text
 
 import raykit
 from raykit import _doctor
@@ -58,30 +59,9 @@ def test_disabled_auth_is_flagged(monkeypatch):
     assert row.status == "warn" and "anyone" in row.fix
 
 
-class _TagBalance(HTMLParser):
-    VOID = {"br", "hr", "img", "meta", "input", "link"}
-
-    def __init__(self):
-        super().__init__()
-        self.stack, self.text = [], []
-
-    def handle_starttag(self, tag, attrs):
-        if tag not in self.VOID:
-            self.stack.append(tag)
-
-    def handle_endtag(self, tag):
-        assert self.stack and self.stack.pop() == tag, f"unbalanced </{tag}>"
-
-    def handle_data(self, data):
-        self.text.append(data)
-
-
 def test_html_table_is_well_formed_and_holds_the_facts():
     report = raykit.doctor()
-    parser = _TagBalance()
-    parser.feed(report._repr_html_())
-    assert parser.stack == []
-    text = " ".join(parser.text)
+    text = well_formed_text(report._repr_html_())
     assert "2.60.0" in text and "/dev/shm" in text
 
 
