@@ -1,0 +1,143 @@
+"""Lessons 06 (Ray Data) and 07 (Ray Train) print the figures their text relies on."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from conftest import outputs_text
+
+
+def _text(executed, name: str) -> str:
+    result = executed(name)
+    assert result.passed, f"{name} failed in cell {result.cell_index}: {result.error}"
+    return outputs_text(result.output)
+
+
+def test_data_lesson_prints_rows_per_second_of_both_sides_and_a_verdict(executed):
+    text = _text(executed, "06_data.ipynb")
+    rates = {
+        label: int(rate.replace(",", ""))
+        for label, rate in re.findall(
+            r"^(pandas, 1 core|Ray Data, \d+ CPUs): ([\d,]+) rows/s$", text, re.M
+        )
+    }
+    assert len(rates) == 2, f"both sides of the race print their rows per second: {rates}"
+    assert all(rate > 0 for rate in rates.values())
+    verdict = re.search(r"verdict on this machine: (Ray Data won|plain pandas won)", text)
+    assert verdict, "the race prints the verdict computed from its own timings"
+    pandas_rate = rates.pop("pandas, 1 core")
+    (ray_rate,) = rates.values()
+    winner = "Ray Data won" if ray_rate > pandas_rate else "plain pandas won"
+    assert verdict.group(1) == winner, "the verdict agrees with the printed rates"
+
+
+def test_data_lesson_loads_the_model_once_per_actor_and_streams_past_the_store(executed):
+    text = _text(executed, "06_data.ipynb")
+    loaded = re.search(r"processes that loaded the model: (\d+) \(pool size (\d+)\)", text)
+    assert loaded and 1 <= int(loaded.group(1)) <= int(loaded.group(2))
+    accuracy = float(re.search(r"nearest-centroid accuracy: ([\d.]+)", text).group(1))
+    assert accuracy > 0.5
+    ratio = re.search(r"data / store: ([\d.]+)x; peak usage / store: (\d+)%", text)
+    assert ratio, "the memory demo prints how much data went through a store of what size"
+    assert float(ratio.group(1)) > 1.0, "more data streamed through than the store can hold"
+    assert "\u2713 `mean_alcohol` is right." in text
+
+
+def test_train_lesson_scores_the_best_checkpoint_on_held_out_data(executed):
+    text = _text(executed, "07_train.ipynb")
+    accuracy = re.search(r"^held-out accuracy: (0\.\d+|1\.0+)", text, re.M)
+    assert accuracy, "the lesson prints the held-out accuracy of its best checkpoint"
+    assert float(accuracy.group(1)) > 0.5, "far better than chance (0.10)"
+    assert re.search(r"Ray Train run: [\d.]+ s", text)
+    assert re.search(r"plain PyTorch, one process: [\d.]+ s", text)
+
+
+def test_train_lesson_crashes_once_and_resumes_from_a_checkpoint(executed):
+    text = _text(executed, "07_train.ipynb")
+    attempts = re.findall(
+        r"^attempt (\d+): started at epoch (\d+), ran epochs \[([\d, ]*)\]", text, re.M
+    )
+    assert len(attempts) == 2, f"one crash, one restart: {attempts}"
+    assert "crash marker: rank 0 crashed at epoch" in text, "the first attempt really crashed"
+    first_epochs = [int(e) for e in attempts[0][2].split(",") if e.strip()]
+    crash_epoch = int(re.search(r"rank 0 crashed at epoch (\d+)", text).group(1))
+    assert attempts[0][1] == "0" and max(first_epochs) == crash_epoch - 1
+    resumed = re.search(r"^resumed from checkpoint at epoch (\d+)", text, re.M)
+    assert resumed, "the second attempt started from a checkpoint, not from scratch"
+    assert int(attempts[1][1]) == int(resumed.group(1)) + 1 > 0
+
+
+def test_train_lesson_leaves_the_best_model_for_tune_and_serve(executed):
+    """digits_train_best.json names a checkpoint that rebuilds a model as good as printed."""
+    import numpy as np
+    import torch
+
+    import raykit
+
+    text = _text(executed, "07_train.ipynb")
+    written = re.search(r"^wrote (.+digits_train_best\.json)$", text, re.M)
+    assert written
+    summary = json.loads(open(written.group(1)).read())
+    hidden = summary["hyperparameters"]["hidden"]
+    model = torch.nn.Sequential(
+        torch.nn.Linear(64, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, 10)
+    )
+    state = torch.load(f"{summary['checkpoint_path']}/{summary['checkpoint_file']}")
+    model.load_state_dict(state["model"])
+    test = raykit.load_dataset("digits/test")
+    x = torch.tensor(np.stack(test["pixels"]), dtype=torch.float32) / 16.0
+    with torch.no_grad():
+        predicted = model(x).argmax(dim=1).numpy()
+    accuracy = float((predicted == test["label"].to_numpy()).mean())
+    assert abs(accuracy - summary["held_out_accuracy"]) < 1e-6
+
+
+def test_read_dataset_works_on_a_worker_node_that_lacks_the_files(tmp_path, monkeypatch):
+    """A worker node whose working directory has no datasets/ folder: raykit.read_dataset (read
+    on the driver) works there; a task that opens the driver's relative path does not."""
+    import os
+
+    import pyarrow.csv
+    import ray
+    from conftest import ROOT
+
+    import raykit
+
+    elsewhere = tmp_path / "worker_node_cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # the nodes start here: `ray start` inherits this directory
+    cluster = raykit.MiniCluster(num_cpus=0, workers=1)  # only the worker node runs tasks
+    try:
+        monkeypatch.chdir(ROOT)  # the driver runs where datasets/ is
+        raykit.init(address=cluster.address)
+        worker_id = cluster.workers[0].node_id
+        relative = "datasets/wine/part-000.csv"
+        assert os.path.exists(relative), "the driver sees the relative path"
+
+        @ray.remote
+        def where_am_i():
+            return ray.get_runtime_context().get_node_id(), os.getcwd(), os.path.exists(relative)
+
+        node_id, cwd, exists = ray.get(where_am_i.remote())
+        assert node_id == worker_id and cwd == str(elsewhere) and not exists
+
+        def rows_and_node(batch):
+            node = ray.get_runtime_context().get_node_id()
+            return {"node": [node], "rows": [len(batch["wine_id"])]}
+
+        counted = raykit.read_dataset("wine").map_batches(rows_and_node, batch_size=None)
+        counts = counted.take_all()
+        assert sum(c["rows"] for c in counts) == 178
+        assert {c["node"] for c in counts} == {worker_id}, "the rows were counted on the worker"
+
+        @ray.remote
+        def naive_read(path):
+            return pyarrow.csv.read_csv(path).num_rows
+
+        with pytest.raises(ray.exceptions.RayTaskError, match="No such file|FileNotFound"):
+            ray.get(naive_read.remote(relative))
+    finally:
+        raykit.shutdown()
+        cluster.close()
