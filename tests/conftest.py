@@ -119,3 +119,52 @@ def well_formed_text(html: str) -> str:
     parser.close()
     assert parser.stack == [], f"unclosed tags: {parser.stack}"
     return " ".join(parser.text)
+
+
+NAP_S = 0.3
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A two-CPU local cluster whose two worker processes are already running."""
+    import raykit
+
+    session = raykit.init(num_cpus=2)
+    _start_two_workers()
+    yield session
+    raykit.shutdown()
+
+
+def _remote(fn):
+    import ray
+
+    return ray.remote(fn)
+
+
+@_remote
+def _pid():
+    import time
+
+    time.sleep(0.5)
+    return os.getpid()
+
+
+def _start_two_workers():
+    """Run tasks until two worker processes exist: on a loaded host the second one can take
+    seconds to start, and tasks that should overlap would otherwise queue on the first."""
+    import ray
+
+    pids = set()
+    for _ in range(20):
+        pids |= set(ray.get([_pid.remote() for _ in range(2)]))
+        if len(pids) >= 2:
+            return
+
+
+@_remote
+def nap(i):
+    """Sleep NAP_S seconds and return ``i``: a task long enough to overlap with others."""
+    import time
+
+    time.sleep(NAP_S)
+    return i

@@ -2,47 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import time
 
 import pandas as pd
 import pytest
 import ray
+from conftest import nap
 
 import raykit
 from raykit._timeline import _draw, _max_overlap
-
-NAP_S = 0.3
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    session = raykit.init(num_cpus=2)
-    _start_two_workers()
-    yield session
-    raykit.shutdown()
-
-
-@ray.remote
-def _pid():
-    time.sleep(0.5)
-    return os.getpid()
-
-
-def _start_two_workers():
-    """Run tasks until two worker processes exist: on a loaded host the second one can take
-    seconds to start, and tasks that should overlap would otherwise queue on the first."""
-    pids = set()
-    for _ in range(20):
-        pids |= set(ray.get([_pid.remote() for _ in range(2)]))
-        if len(pids) >= 2:
-            return
-
-
-@ray.remote
-def nap(i):
-    time.sleep(NAP_S)
-    return i
 
 
 @ray.remote(max_retries=0)
