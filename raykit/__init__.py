@@ -8,6 +8,7 @@ from ._measure import Comparison, Timing, compare, measure
 from ._minicluster import MiniCluster
 from ._prometheus import Prometheus, scrape_metrics
 from ._session import Session, init, shutdown
+from ._store import StoreWatch, store_stats, watch_store
 from ._timeline import Timeline, timeline
 from ._widgets import ClusterView, progress
 from .exceptions import ClusterUnreachable, ConfigError, NotebookError, RaykitError
@@ -38,6 +39,9 @@ __all__ = [
     "scrape_metrics",
     "measure",
     "shutdown",
+    "store_stats",
+    "StoreWatch",
     "timeline",
+    "watch_store",
     "write_generated",
 ]

@@ -39,10 +39,23 @@ def test_data_lesson_loads_the_model_once_per_actor_and_streams_past_the_store(e
     assert loaded and 1 <= int(loaded.group(1)) <= int(loaded.group(2))
     accuracy = float(re.search(r"nearest-centroid accuracy: ([\d.]+)", text).group(1))
     assert accuracy > 0.5
-    ratio = re.search(r"data / store: ([\d.]+)x; peak usage / store: (\d+)%", text)
+    assert "\u2713 `mean_alcohol` is right." in text
+
+
+def _megabytes(pattern: str, text: str) -> list[float]:
+    return [float(found.replace(",", "")) for found in re.findall(pattern, text)]
+
+
+def test_data_lesson_streams_more_than_the_store_holds_and_materializing_spills(executed):
+    text = _text(executed, "06_data.ipynb")
+    ratio = re.search(r"float64 data produced: +[\d,]+ MB \(([\d.]+)x the store\)", text)
     assert ratio, "the memory demo prints how much data went through a store of what size"
     assert float(ratio.group(1)) > 1.0, "more data streamed through than the store can hold"
-    assert "\u2713 `mean_alcohol` is right." in text
+    streamed_peak, materialized_peak = _megabytes(r"peak object store usage: +([\d,]+) MB", text)
+    assert streamed_peak > 0, "the sampler saw the streamed blocks in the store"
+    streamed_spill, materialized_spill = _megabytes(r"spilled to disk: +([\d,]+) MB", text)
+    assert materialized_spill > 0, "keeping every block of more data than the store holds spills"
+    assert streamed_spill < materialized_spill, "streaming spills less than materializing"
 
 
 def test_train_lesson_scores_the_best_checkpoint_on_held_out_data(executed):
@@ -51,6 +64,10 @@ def test_train_lesson_scores_the_best_checkpoint_on_held_out_data(executed):
     assert accuracy, "the lesson prints the held-out accuracy of its best checkpoint"
     assert float(accuracy.group(1)) > 0.5, "far better than chance (0.10)"
     assert re.search(r"Ray Train run: [\d.]+ s", text)
+    assert re.search(r"rank 0 trained on: (cpu|cuda:\d+)", text), "the device the workers used"
+    epoch = re.search(r"one epoch on (CPU|GPU) \(mean after the first\): ([\d.]+) s =", text)
+    assert epoch and float(epoch.group(2)) > 0, "an epoch's time, split into its parts"
+    assert re.search(r"largest part: (computing|waiting for data|reporting the checkpoint)", text)
     assert re.search(r"plain PyTorch, one process: [\d.]+ s", text)
 
 
