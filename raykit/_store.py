@@ -80,20 +80,19 @@ class StoreWatch:
         self._thread.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, *exc) -> None:
         self._stop.set()
         self._thread.join()
-        self._after = store_stats()
-        self.samples.append((time.monotonic() - self._started, self._after["used_mb"]))
+        if exc_type is None:  # after an error in the block, that error is what matters
+            self._after = store_stats()
+            self.samples.append((time.monotonic() - self._started, self._after["used_mb"]))
 
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                used = store_stats()["used_mb"]
+                self.samples.append((time.monotonic() - self._started, store_stats()["used_mb"]))
             except Exception:  # noqa: BLE001  a missed sample must not end the watched work
-                used = None
-            if used is not None:
-                self.samples.append((time.monotonic() - self._started, used))
+                pass
             self._stop.wait(self.interval_s)
 
     def _figures(self) -> tuple[dict, dict]:
@@ -103,7 +102,7 @@ class StoreWatch:
 
     @property
     def peak_used_mb(self) -> float:
-        self._figures()
+        self._figures()  # the samples are complete only once the block has ended
         return max(used for _, used in self.samples)
 
     @property
