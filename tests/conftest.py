@@ -71,10 +71,17 @@ class _ExecutedNotebooks:
             self.results[name] = report.results[0]
         return self.results[name]
 
+    def text(self, name: str) -> str:
+        """Run ``name`` (once), fail if a cell failed, and return what its cells printed."""
+        result = self(name)
+        assert result.passed, f"{name} failed in cell {result.cell_index}: {result.error}"
+        return outputs_text(result.output)
+
 
 @pytest.fixture(scope="session")
 def executed(tmp_path_factory):
-    """``executed("00_welcome.ipynb")`` runs the lesson once and returns its NotebookResult."""
+    """``executed("00_welcome.ipynb")`` runs the lesson once and returns its NotebookResult;
+    ``executed.text(name)`` also checks that it passed and returns its printed text."""
     return _ExecutedNotebooks(tmp_path_factory.mktemp("executed"))
 
 

@@ -5,19 +5,11 @@ from __future__ import annotations
 import os
 import re
 
-from conftest import outputs_text
-
 SKIPPED = "GCS fault tolerance section skipped: redis-server not found"
 
 
-def _text(executed) -> str:
-    result = executed("05_cluster.ipynb")
-    assert result.passed, f"05_cluster failed in cell {result.cell_index}: {result.error}"
-    return outputs_text(result.output)
-
-
 def test_05_placement_and_locality_are_shown(executed):
-    text = _text(executed)
+    text = executed.text("05_cluster.ipynb")
     assert "needs zone_a -> n01" in text and "needs zone_b -> n02" in text
     assert "affinity to n02 -> n02" in text and "label zone=a -> n01" in text
     assert re.search(r"PACK +bundles on", text) and re.search(r"SPREAD +bundles on", text)
@@ -30,14 +22,14 @@ def test_05_placement_and_locality_are_shown(executed):
 
 
 def test_05_no_task_lost_when_a_node_dies(executed):
-    text = _text(executed)
+    text = executed.text("05_cluster.ipynb")
     assert "tasks lost: 0" in text
     assert "the max_retries=0 task reports: " in text
     assert re.search(r"all \d+ results arrived [\d.]+ s after the kill", text)
 
 
 def test_05_actor_restarts_elsewhere_and_checkpoint_keeps_state(executed):
-    text = _text(executed)
+    text = executed.text("05_cluster.ipynb")
     assert "actor restarted: True" in text
     before_after = re.search(r"node before: (\w+) \(n01\), after: (\w+) \((n\d+)\)", text)
     assert before_after and before_after.group(3) != "n01"
@@ -47,7 +39,7 @@ def test_05_actor_restarts_elsewhere_and_checkpoint_keeps_state(executed):
 
 
 def test_05_gcs_restarts_with_its_state(executed):
-    text = _text(executed)
+    text = executed.text("05_cluster.ipynb")
     if SKIPPED in text:
         assert os.environ.get("CI", "").lower() not in ("1", "true"), "CI must run the GCS part"
         return
@@ -58,7 +50,7 @@ def test_05_gcs_restarts_with_its_state(executed):
 
 def test_05_gcs_section_is_not_skipped_in_ci(executed):
     """In CI (CI=true) redis-server is installed and the GCS section must really run."""
-    text = _text(executed)
+    text = executed.text("05_cluster.ipynb")
     if os.environ.get("CI", "").lower() in ("1", "true"):
         assert SKIPPED not in text, "the GCS fault-tolerance section was skipped in CI"
         assert "GCS restarted with state kept: True" in text

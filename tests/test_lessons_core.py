@@ -9,15 +9,12 @@ from __future__ import annotations
 import re
 
 import nbformat
-from conftest import outputs_text
 
 TICK = "\u2713"
 
 
 def test_01_tasks_prints_its_measurements_and_outcomes(executed):
-    result = executed("01_tasks.ipynb")
-    assert result.passed, f"01_tasks failed in cell {result.cell_index}: {result.error}"
-    text = outputs_text(result.output)
+    text = executed.text("01_tasks.ipynb")
 
     assert re.search(r"\.remote\(\) returned after [\d.]+ ms", text)
     assert re.search(r"ray\.get returned 49 after [\d.]+ s", text)
@@ -52,9 +49,7 @@ def test_01_tasks_prints_its_measurements_and_outcomes(executed):
 
 
 def test_02_actors_prints_its_measurements_and_outcomes(executed):
-    result = executed("02_actors.ipynb")
-    assert result.passed, f"02_actors failed in cell {result.cell_index}: {result.error}"
-    text = outputs_text(result.output)
+    text = executed.text("02_actors.ipynb")
 
     assert "three calls return: [1, 2, 3]" in text
     assert "no increment lost: True" in text
@@ -89,9 +84,7 @@ def test_02_actors_prints_its_measurements_and_outcomes(executed):
 
 
 def test_03_object_store_prints_its_measurements_and_outcomes(executed):
-    result = executed("03_object_store.ipynb")
-    assert result.passed, f"03_object_store failed in cell {result.cell_index}: {result.error}"
-    text = outputs_text(result.output)
+    text = executed.text("03_object_store.ipynb")
 
     # Zero-copy reads: read-only views on shared memory.
     assert "arr.flags.writeable: False" in text
@@ -128,9 +121,7 @@ def test_03_object_store_prints_its_measurements_and_outcomes(executed):
 
 
 def test_04_patterns_prints_its_measurements_and_verdicts(executed):
-    result = executed("04_patterns.ipynb")
-    assert result.passed, f"04_patterns failed in cell {result.cell_index}: {result.error}"
-    text = outputs_text(result.output)
+    text = executed.text("04_patterns.ipynb")
 
     # Batching: the speed-up, the sweep's level-off point by its stated rule, and the chart.
     assert re.search(r"one task each took [\d.]+ s, chunks of \d+ took [\d.]+ s: batching", text)
@@ -140,7 +131,7 @@ def test_04_patterns_prints_its_measurements_and_verdicts(executed):
         r"within 10% of the best",
         text,
     )
-    nb = nbformat.read(result.output, as_version=4)
+    nb = nbformat.read(executed("04_patterns.ipynb").output, as_version=4)
     images = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
     assert images, "the chunk-size sweep is plotted"
 

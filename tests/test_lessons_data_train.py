@@ -6,17 +6,10 @@ import json
 import re
 
 import pytest
-from conftest import outputs_text
-
-
-def _text(executed, name: str) -> str:
-    result = executed(name)
-    assert result.passed, f"{name} failed in cell {result.cell_index}: {result.error}"
-    return outputs_text(result.output)
 
 
 def test_data_lesson_prints_rows_per_second_of_both_sides_and_a_verdict(executed):
-    text = _text(executed, "06_data.ipynb")
+    text = executed.text("06_data.ipynb")
     rates = {
         label: int(rate.replace(",", ""))
         for label, rate in re.findall(
@@ -34,7 +27,7 @@ def test_data_lesson_prints_rows_per_second_of_both_sides_and_a_verdict(executed
 
 
 def test_data_lesson_loads_the_model_once_per_actor_and_streams_past_the_store(executed):
-    text = _text(executed, "06_data.ipynb")
+    text = executed.text("06_data.ipynb")
     loaded = re.search(r"processes that loaded the model: (\d+) \(pool size (\d+)\)", text)
     assert loaded and 1 <= int(loaded.group(1)) <= int(loaded.group(2))
     accuracy = float(re.search(r"nearest-centroid accuracy: ([\d.]+)", text).group(1))
@@ -47,7 +40,7 @@ def _megabytes(pattern: str, text: str) -> list[float]:
 
 
 def test_data_lesson_streams_more_than_the_store_holds_and_materializing_spills(executed):
-    text = _text(executed, "06_data.ipynb")
+    text = executed.text("06_data.ipynb")
     ratio = re.search(r"float64 data produced: +[\d,]+ MB \(([\d.]+)x the store\)", text)
     assert ratio, "the memory demo prints how much data went through a store of what size"
     assert float(ratio.group(1)) > 1.0, "more data streamed through than the store can hold"
@@ -59,7 +52,7 @@ def test_data_lesson_streams_more_than_the_store_holds_and_materializing_spills(
 
 
 def test_train_lesson_scores_the_best_checkpoint_on_held_out_data(executed):
-    text = _text(executed, "07_train.ipynb")
+    text = executed.text("07_train.ipynb")
     accuracy = re.search(r"^held-out accuracy: (0\.\d+|1\.0+)", text, re.M)
     assert accuracy, "the lesson prints the held-out accuracy of its best checkpoint"
     assert float(accuracy.group(1)) > 0.5, "far better than chance (0.10)"
@@ -72,7 +65,7 @@ def test_train_lesson_scores_the_best_checkpoint_on_held_out_data(executed):
 
 
 def test_train_lesson_crashes_once_and_resumes_from_a_checkpoint(executed):
-    text = _text(executed, "07_train.ipynb")
+    text = executed.text("07_train.ipynb")
     attempts = re.findall(
         r"^attempt (\d+): started at epoch (\d+), ran epochs \[([\d, ]*)\]", text, re.M
     )
@@ -93,7 +86,7 @@ def test_train_lesson_leaves_the_best_model_for_tune_and_serve(executed):
 
     import raykit
 
-    text = _text(executed, "07_train.ipynb")
+    text = executed.text("07_train.ipynb")
     written = re.search(r"^wrote (.+digits_train_best\.json)$", text, re.M)
     assert written
     summary = json.loads(open(written.group(1)).read())

@@ -6,7 +6,6 @@ import re
 from types import SimpleNamespace
 
 import pytest
-from conftest import outputs_text
 
 import raykit
 from raykit.check import CheckFailed
@@ -14,17 +13,13 @@ from raykit.check import CheckFailed
 
 @pytest.fixture(scope="module")
 def tune_text(executed):
-    result = executed("08_tune.ipynb")
-    assert result.passed, f"08_tune failed in cell {result.cell_index}: {result.error}"
-    return outputs_text(result.output)
+    return executed.text("08_tune.ipynb")
 
 
 @pytest.fixture(scope="module")
 def serve_text(executed):
     executed("08_tune.ipynb")  # 09 serves the model 08 saves; run in lesson order
-    result = executed("09_serve.ipynb")
-    assert result.passed, f"09_serve failed in cell {result.cell_index}: {result.error}"
-    return outputs_text(result.output)
+    return executed.text("09_serve.ipynb")
 
 
 def test_tune_prints_asha_vs_grid_with_scores_and_iterations(tune_text):
