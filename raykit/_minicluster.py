@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,6 +18,7 @@ from pathlib import Path
 import psutil
 
 from . import _host
+from ._ports import free_port, require_free_port, wait_for_port
 from .exceptions import ConfigError, RaykitError
 
 # What one worker node costs before it runs any task: raylet, dashboard agent, runtime-env agent
@@ -172,7 +172,7 @@ class MiniCluster:
             raise ConfigError(f"workers={workers!r} must be a whole number >= 0, e.g. workers=2.")
         _check_capacity(1 + workers, object_store_memory * (1 + workers), existing=0)
         if port is not None:
-            _require_free_port("port", port)
+            require_free_port("port", port)
         self.redis_server = shutil.which("redis-server") if gcs_fault_tolerance else None
         if gcs_fault_tolerance and not self.redis_server:
             raise ConfigError(
@@ -323,7 +323,7 @@ class MiniCluster:
         self._state.adopt(proc)
         self.head.pids.add(proc.pid)
         host, port = self.address.rsplit(":", 1)
-        _wait_for_port(host, int(port), timeout=60, what="the restarted GCS")
+        wait_for_port(host, int(port), timeout=60, what="the restarted GCS")
         return time.monotonic() - began
 
     def name_of(self, node_id: str) -> str:
@@ -394,7 +394,7 @@ class MiniCluster:
         return env
 
     def _start_redis(self) -> None:
-        port = _free_port()
+        port = free_port("")
         folder = Path(self.root, "redis")
         folder.mkdir()
         proc = subprocess.Popen(
@@ -407,21 +407,21 @@ class MiniCluster:
             start_new_session=True,
         )
         self._state.adopt(proc)
-        _wait_for_port("127.0.0.1", port, timeout=30, what="redis-server")
+        wait_for_port("127.0.0.1", port, timeout=30, what="redis-server")
         self.redis_address = f"127.0.0.1:{port}"
 
     def _start_node(self, name, num_cpus, resources, labels, store, *, port=None) -> MiniNode:
         head = name == "n00"
         ports = {
-            "node_manager": _free_port(),
-            "object_manager": _free_port(),
-            "dashboard_agent_listen": _free_port(),
-            "dashboard_agent_grpc": _free_port(),
-            "runtime_env_agent": _free_port(),
-            "metrics_export": _free_port(),
+            "node_manager": free_port(""),
+            "object_manager": free_port(""),
+            "dashboard_agent_listen": free_port(""),
+            "dashboard_agent_grpc": free_port(""),
+            "runtime_env_agent": free_port(""),
+            "metrics_export": free_port(""),
         }
         if head:
-            ports.update(gcs=port or _free_port(), dashboard=_free_port(), client=_free_port())
+            ports.update(gcs=port or free_port(""), dashboard=free_port(""), client=free_port(""))
         node = MiniNode(
             name=name,
             temp_dir=os.path.join(self.root, name),
@@ -666,37 +666,6 @@ def _sigkill(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
     except OSError:
         pass
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("", 0))
-        return sock.getsockname()[1]
-
-
-def _require_free_port(name: str, port: int) -> None:
-    if isinstance(port, bool) or not isinstance(port, int) or not 1024 <= port <= 65535:
-        raise ConfigError(f"{name}={port!r} must be a port number from 1024 to 65535.")
-    with socket.socket() as sock:
-        try:
-            sock.bind(("", port))
-        except OSError:
-            raise ConfigError(
-                f"{name}={port} is already in use on this host (another Ray cluster or server "
-                f"listens there). Pass another port, or leave {name}=None to pick a free one."
-            ) from None
-
-
-def _wait_for_port(host: str, port: int, *, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            socket.create_connection((host, port), timeout=1).close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise RaykitError(f"{what} did not accept connections on {host}:{port}") from None
-            time.sleep(0.05)
 
 
 def _write_agent_port_files(node: MiniNode) -> bool:

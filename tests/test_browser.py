@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ import pytest
 from conftest import NOTEBOOKS, ROOT
 
 from raykit._host import HostFacts
+from raykit._ports import free_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
@@ -45,12 +45,6 @@ def _missing(reason: str):
     pytest.skip(reason)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def jupyter(tmp_path):
     """A JupyterLab server on 127.0.0.1 serving a copy of lesson 00; stopped afterwards."""
@@ -64,7 +58,7 @@ def jupyter(tmp_path):
     settings = tmp_path / "settings" / "@jupyterlab" / "notebook-extension"
     settings.mkdir(parents=True)
     (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
-    port, token = _free_port(), os.urandom(16).hex()
+    port, token = free_port(), os.urandom(16).hex()
     env = {**os.environ, "RAYKIT_SMOKE": "1", "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings")}
     log = open(tmp_path / "jupyter.log", "w")
     proc = subprocess.Popen(
