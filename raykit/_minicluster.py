@@ -6,7 +6,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -17,8 +16,9 @@ from pathlib import Path
 
 import psutil
 
-from . import _host
+from . import _host, _ray_private
 from ._ports import free_port, require_free_port, wait_for_port
+from ._supervisor import Supervisor, freeze_then_kill, kill, marked_processes, wait_gone
 from .exceptions import ConfigError, RaykitError
 
 # What one worker node costs before it runs any task: raylet, dashboard agent, runtime-env agent
@@ -37,8 +37,10 @@ HEALTH_CHECK_ENV = {
     "RAY_health_check_timeout_ms": "1000",
     "RAY_health_check_initial_delay_ms": "1000",
 }
-# Every process a node starts directly inherits these in its environment; with the node's folder
-# in its command line, and its descendants, they find every process of a node.
+# Every process a node starts directly inherits these in its environment; with their descendants
+# (workers and agents, which overwrite their environment when they rename themselves) they are
+# every process of a node. Set by MiniCluster, they are identity: nothing is found by its command
+# line.
 CLUSTER_MARKER = "RAYKIT_MINICLUSTER"
 NODE_MARKER = "RAYKIT_MINICLUSTER_NODE"
 # A raylet waits 15 s for its agents (Ray issue #65983); on a loaded host it can lose that race
@@ -46,37 +48,6 @@ NODE_MARKER = "RAYKIT_MINICLUSTER_NODE"
 START_ATTEMPTS = 3
 START_TIMEOUT_S = 180.0
 _FATAL_LINE = re.compile(r"^\[[^\]]* C \d+ \d+\] .*$", re.MULTILINE)
-
-# Runs beside the notebook's kernel: if the kernel dies without closing the cluster (a kernel
-# restart, a crash), it kills every process the cluster started, then removes its folder.
-_WATCHDOG = r"""
-import os, shutil, signal, sys, time
-import psutil
-owner, root = int(sys.argv[1]), sys.argv[2]
-me = os.getpid()
-while os.path.isdir(root):
-    if not psutil.pid_exists(owner) or psutil.Process(owner).status() == "zombie":
-        pids = set()
-        try:
-            pids = {int(p) for p in open(os.path.join(root, "pids")).read().split()}
-        except (OSError, ValueError):
-            pass
-        for proc in psutil.process_iter(["cmdline", "environ"]):
-            marked = (proc.info["environ"] or {}).get("RAYKIT_MINICLUSTER") == root
-            if marked or root in " ".join(proc.info["cmdline"] or []):
-                try:
-                    pids |= {proc.pid} | {c.pid for c in proc.children(recursive=True)}
-                except psutil.Error:
-                    pass
-        for pid in pids - {me}:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        shutil.rmtree(root, ignore_errors=True)
-        break
-    time.sleep(1)
-"""
 
 
 @dataclass
@@ -96,8 +67,8 @@ class MiniNode:
     killed_at: float | None = None
 
     def processes(self) -> list[psutil.Process]:
-        """The node's live processes: those whose command line names its folder, or that
-        inherited its marker in their environment (agents and workers rename themselves)."""
+        """The node's live processes: those that inherited its marker in their environment,
+        and their descendants (agents and workers rename themselves)."""
         return _processes_of(NODE_MARKER, self.temp_dir)
 
     def raylet(self) -> psutil.Process | None:
@@ -129,8 +100,11 @@ class MiniCluster:
     private temp dir, so the cluster never collides with another Ray on the host. Connect a
     driver with ``raykit.init(address=mc.address)``. The cluster stops, and every process it
     started is killed, on :meth:`close`, at the end of a ``with`` block (also after an error),
-    when the object is collected, when Python exits, and (through a small watchdog process)
-    when the notebook's kernel dies.
+    when the object is collected, when Python exits, and (through a small watchdog process,
+    ``python -m raykit._watchdog``) when the notebook's kernel dies. Each process is recorded
+    with its PID and creation time in ``<root>/processes.jsonl`` and checked before it is
+    signalled, so a PID reused by an unrelated process is never killed. What the watchdog
+    killed is logged to :attr:`watchdog_log` (``<root>.watchdog.log``, beside the folder).
 
     Parameters
     ----------
@@ -185,11 +159,11 @@ class MiniCluster:
         self.nodes: list[MiniNode] = []
         self.address = ""
         self.redis_address = ""
-        self._state = _State(self.root)
-        self._finalizer = weakref.finalize(self, _cleanup, self._state)
-        self._env = self._child_env(token_auth)
+        self._sup = Supervisor(self.root, markers={CLUSTER_MARKER: self.root})
+        self._finalizer = weakref.finalize(self, _cleanup, self._sup)
         try:
-            self._state.spawn_watchdog()
+            self._env = self._child_env(token_auth)
+            self._sup.spawn_watchdog()
             if gcs_fault_tolerance:
                 self._start_redis()
             self._start_node("n00", num_cpus, resources, labels, object_store_memory, port=port)
@@ -274,8 +248,8 @@ class MiniCluster:
             )
         began = time.monotonic()
         victims = node.processes()
-        _freeze_then_kill(victims)
-        _wait_gone(victims, timeout=10)
+        freeze_then_kill(victims, first=_is_raylet)
+        wait_gone(victims, timeout=10)
         node.killed_at = time.time()
         if wait:
             _wait_until_dead(node.node_id)
@@ -308,19 +282,10 @@ class MiniCluster:
             raise RaykitError("the head's gcs_server process is not running.")
         cmdline, env, cwd = gcs.cmdline(), gcs.environ(), gcs.cwd()
         began = time.monotonic()
-        _sigkill(gcs.pid)
-        _wait_gone([gcs], timeout=10)
+        kill([gcs])
+        wait_gone([gcs], timeout=10)
         time.sleep(down_s)
-        proc = subprocess.Popen(
-            cmdline,
-            env=env,
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,  # a notebook interrupt (SIGINT to the kernel's group) spares it
-        )
-        self._state.adopt(proc)
+        proc = self._sup.start(cmdline, what="gcs_server (restarted)", env=env, cwd=cwd)
         self.head.pids.add(proc.pid)
         host, port = self.address.rsplit(":", 1)
         wait_for_port(host, int(port), timeout=60, what="the restarted GCS")
@@ -343,15 +308,23 @@ class MiniCluster:
     @property
     def pids(self) -> set[int]:
         """Every PID this cluster recorded: nodes' processes, Redis, the watchdog."""
-        return set(self._state.recorded_pids())
+        return self._sup.pids
 
     def processes(self) -> list[psutil.Process]:
-        """Every live process that belongs to this cluster (by PID and by its folder)."""
-        return self._state.live_processes()
+        """Every live process that belongs to this cluster: recorded ones (PID and creation
+        time), those marked in their environment, and their descendants."""
+        return self._sup.processes()
+
+    @property
+    def watchdog_log(self) -> Path:
+        """Where the watchdog logs what it killed, if this process dies without closing the
+        cluster: ``<root>.watchdog.log``, beside the cluster's folder (which is removed)."""
+        return self._sup.watchdog_log
 
     def close(self) -> None:
         """Disconnect this process's driver if it is connected here, and kill every process
-        the cluster started (SIGKILL, by PID); safe to call twice."""
+        the cluster started (SIGKILL, each checked by PID and creation time); safe to call
+        twice."""
         if self.address:
             _disconnect_driver_from(self.address)
         self._finalizer()
@@ -383,30 +356,33 @@ class MiniCluster:
         env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAY_TMPDIR")}
         env.update(HEALTH_CHECK_ENV)
         env[CLUSTER_MARKER] = self.root
+        # Every node listens on 127.0.0.1; with this, drivers and jobs started on a node (a job's
+        # `ray.init()`) keep that address instead of the host's (see raykit/_ray_private.py).
+        env[_ray_private.SINGLE_HOST_ENV] = "0"
         if token_auth is False:
             env["RAY_AUTH_MODE"] = "disabled"
         else:
             # `ray start --address` does not turn token auth on by itself (only the head does, when
             # a token exists): every node, and this process's driver, must say so explicitly.
-            _ensure_token()
+            _ray_private.ensure_token()
             env["RAY_AUTH_MODE"] = "token"
-            _enable_token_auth_here()
+            if os.environ.get("RAY_AUTH_MODE") != "token":
+                _ray_private.enable_token_auth_here()
         return env
 
     def _start_redis(self) -> None:
         port = free_port("")
         folder = Path(self.root, "redis")
         folder.mkdir()
-        proc = subprocess.Popen(
-            # State in memory only: the lesson restarts the GCS, not Redis.
-            [self.redis_server, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(folder)]
-            + ["--save", "", "--appendonly", "no"],
-            stdin=subprocess.DEVNULL,
-            stdout=open(folder / "redis.log", "wb"),  # noqa: SIM115 - the child owns it
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self._state.adopt(proc)
+        with open(folder / "redis.log", "wb") as log:
+            self._sup.start(
+                # State in memory only: the lesson restarts the GCS, not Redis.
+                [self.redis_server, "--bind", "127.0.0.1", "--port", str(port)]
+                + ["--dir", str(folder), "--save", "", "--appendonly", "no"],
+                what="redis-server",
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         wait_for_port("127.0.0.1", port, timeout=30, what="redis-server")
         self.redis_address = f"127.0.0.1:{port}"
 
@@ -433,7 +409,9 @@ class MiniCluster:
             is_head=head,
         )
         self.nodes.append(node)
-        command = [_ray_executable(), "start", *self._node_flags(node)]
+        # `ray start`, through a wrapper that keeps --node-ip-address=127.0.0.1 as given: Ray
+        # would swap it for the host's network address, where every node would then listen.
+        command = [sys.executable, "-m", "raykit._ray_start", *self._node_flags(node)]
         env = {**self._env, NODE_MARKER: node.temp_dir}
         if head and self.redis_address:
             env["RAY_REDIS_ADDRESS"] = self.redis_address
@@ -442,15 +420,15 @@ class MiniCluster:
             error = self._run_ray_start(node, command, env)
             if error is None:
                 break
-            for proc in node.processes():  # what the failed attempt left behind
-                _sigkill(proc.pid)
+            kill(node.processes())  # what the failed attempt left behind
             if attempt == START_ATTEMPTS:
                 self.nodes.remove(node)
                 raise RaykitError(
                     f"node {name} did not start after {START_ATTEMPTS} attempts: {error}"
                 )
-        node.pids = {p.pid for p in node.processes()}
-        self._state.record(node.pids)
+        procs = node.processes()
+        node.pids = {p.pid for p in procs}
+        self._sup.record(procs, what=f"node {name}")
         raylet = node.raylet()
         match = re.search(r"--node_id=([0-9a-f]+)", " ".join(raylet.cmdline()) if raylet else "")
         node.node_id = match.group(1) if match else ""
@@ -463,6 +441,7 @@ class MiniCluster:
         p = node.ports
         flags = [
             f"--temp-dir={node.temp_dir}",
+            "--node-ip-address=127.0.0.1",
             f"--num-cpus={node.num_cpus}",
             "--num-gpus=0",
             f"--object-store-memory={node.object_store_memory}",
@@ -498,15 +477,13 @@ class MiniCluster:
         """Run one ``ray start``; return None when the node is up, else why it is not."""
         log = Path(self.root, f"{node.name}-start.log")
         with open(log, "ab") as out:
-            proc = subprocess.Popen(
+            proc = self._sup.start(
                 command,
+                what=f"ray start {node.name}",
                 env=env,
-                stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,
             )
-        self._state.adopt(proc)
         deadline = time.monotonic() + START_TIMEOUT_S
         ports_written = False
         while proc.poll() is None:
@@ -514,7 +491,7 @@ class MiniCluster:
                 ports_written = _write_agent_port_files(node)
             fatal = _raylet_fatal_line(node.temp_dir)
             if fatal or time.monotonic() > deadline:
-                _sigkill(proc.pid)
+                proc.kill()  # our unreaped child: its PID cannot have changed hands
                 proc.wait()
                 return fatal or f"`ray start` took over {START_TIMEOUT_S:.0f} s (log: {log})"
             time.sleep(0.5)
@@ -528,94 +505,17 @@ class MiniCluster:
             raise ConfigError("this MiniCluster is closed; create a new one.")
 
 
-class _State:
-    """What the cleanup needs, kept apart from the MiniCluster so weakref.finalize can run it."""
-
-    def __init__(self, root: str):
-        self.root = root
-        self.children: list[subprocess.Popen] = []
-        self.watchdog: subprocess.Popen | None = None
-
-    def spawn_watchdog(self) -> None:
-        self.watchdog = subprocess.Popen(
-            [sys.executable, "-c", _WATCHDOG, str(os.getpid()), self.root],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-
-    def adopt(self, proc: subprocess.Popen) -> None:
-        self.children.append(proc)
-        self.record([proc.pid])
-
-    def record(self, pids) -> None:
-        with open(os.path.join(self.root, "pids"), "a") as f:
-            f.write("".join(f"{pid}\n" for pid in pids))
-
-    def recorded_pids(self) -> list[int]:
-        try:
-            text = Path(self.root, "pids").read_text()
-        except OSError:
-            text = ""
-        pids = [int(p) for p in text.split()]
-        if self.watchdog is not None:
-            pids.append(self.watchdog.pid)
-        return pids
-
-    def live_processes(self) -> list[psutil.Process]:
-        found = {p.pid: p for p in _processes_of(CLUSTER_MARKER, self.root)}
-        for pid in self.recorded_pids():
-            try:
-                proc = psutil.Process(pid)
-                if proc.status() != psutil.STATUS_ZOMBIE:
-                    found.setdefault(pid, proc)
-            except psutil.Error:
-                pass
-        found.pop(os.getpid(), None)
-        return list(found.values())
-
-
-def _cleanup(state: _State) -> None:
+def _cleanup(sup: Supervisor) -> None:
     """Kill every process of the cluster (raylets first, so that no new worker starts)."""
-    watchdog = state.watchdog
-    for _ in range(5):
-        procs = [p for p in state.live_processes() if not (watchdog and p.pid == watchdog.pid)]
-        if not procs:
-            break
-        _freeze_then_kill(procs)
-        _wait_gone(procs, timeout=5)
-    for child in state.children:  # reap the ones we started, so no zombie stays
-        try:
-            child.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
-    if watchdog is not None:
-        _sigkill(watchdog.pid)
-        watchdog.wait(timeout=5)
-    shutil.rmtree(state.root, ignore_errors=True)
+    sup.close(first=_is_raylet)
 
 
 # -- helpers ----------------------------------------------------------------------------------
 
 
 def _processes_of(marker: str, folder: str) -> list[psutil.Process]:
-    """Live processes whose command line names ``folder`` or whose environment has
-    ``marker=folder``, and all their descendants: Ray's agents and workers rename themselves
-    (``ray::IDLE``), which overwrites both their command line and their environment."""
-    needles = (folder + os.sep, folder + " ")
-    found = {}
-    for proc in psutil.process_iter(["cmdline", "environ"]):
-        cmdline = " ".join(proc.info["cmdline"] or []) + " "
-        env = proc.info["environ"] or {}
-        if env.get(marker) == folder or any(n in cmdline for n in needles):
-            found[proc.pid] = proc
-            try:
-                found.update({c.pid: c for c in proc.children(recursive=True)})
-            except psutil.Error:
-                pass
-    found.pop(os.getpid(), None)
-    return [p for p in found.values() if _is_running(p)]
+    """Live processes whose environment has ``marker=folder``, and all their descendants."""
+    return marked_processes({marker: folder})
 
 
 def _is_raylet(proc: psutil.Process) -> bool:
@@ -632,42 +532,6 @@ def _is_gcs(proc: psutil.Process) -> bool:
         return False
 
 
-def _is_running(proc: psutil.Process) -> bool:
-    """Alive and not a zombie (a killed daemon stays a zombie until some init reaps it)."""
-    try:
-        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
-
-
-def _wait_gone(procs, *, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while any(_is_running(p) for p in procs) and time.monotonic() < deadline:
-        time.sleep(0.05)
-
-
-def _freeze_then_kill(procs: list[psutil.Process]) -> None:
-    """Stop every process at once (SIGSTOP), then SIGKILL them, raylets first.
-
-    Frozen first, none of them can react to the others' deaths (an agent reporting its raylet
-    gone, a raylet starting a new worker): the node vanishes as a whole, like a lost machine.
-    """
-    for proc in procs:
-        try:
-            os.kill(proc.pid, signal.SIGSTOP)
-        except OSError:
-            pass
-    for proc in sorted(procs, key=lambda p: not _is_raylet(p)):
-        _sigkill(proc.pid)
-
-
-def _sigkill(pid: int) -> None:
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except OSError:
-        pass
-
-
 def _write_agent_port_files(node: MiniNode) -> bool:
     """Tell the new raylet its agents' ports before the agents do; True once written.
 
@@ -675,8 +539,6 @@ def _write_agent_port_files(node: MiniNode) -> bool:
     exits if they are late, which on a loaded host they are. The ports are the ones MiniCluster
     passed on the command line, so writing them first changes nothing but the race.
     """
-    from ray import _raylet
-
     raylet = next((p for p in node.processes() if _is_raylet(p)), None)
     if raylet is None:
         return False
@@ -687,15 +549,7 @@ def _write_agent_port_files(node: MiniNode) -> bool:
     node_id, session_dir = args.get("--node_id"), args.get("--session_dir")
     if not node_id or not session_dir:
         return False
-    ports = {
-        _raylet.DASHBOARD_AGENT_LISTEN_PORT_NAME: node.ports["dashboard_agent_listen"],
-        _raylet.METRICS_AGENT_PORT_NAME: node.ports["dashboard_agent_grpc"],
-        _raylet.METRICS_EXPORT_PORT_NAME: node.ports["metrics_export"],
-        _raylet.RUNTIME_ENV_AGENT_PORT_NAME: node.ports["runtime_env_agent"],
-    }
-    for name, port in ports.items():
-        if not os.path.exists(os.path.join(session_dir, _raylet.get_port_filename(node_id, name))):
-            _raylet.persist_port(session_dir, node_id, name, port)
+    _ray_private.write_agent_port_files(session_dir, node_id, node.ports)
     return True
 
 
@@ -736,31 +590,6 @@ def _disconnect_driver_from(address: str) -> None:
         from ._session import shutdown
 
         shutdown()
-
-
-def _ensure_token() -> None:
-    from ray._private.authentication.authentication_token_setup import (
-        AuthenticationTokenLoader,
-        generate_and_save_token,
-    )
-
-    if not AuthenticationTokenLoader.instance().has_token(ignore_auth_mode=True):
-        generate_and_save_token()  # what `ray get-auth-token --generate` does
-        AuthenticationTokenLoader.instance().reset_cache()
-
-
-def _enable_token_auth_here() -> None:
-    """A driver connecting to an explicit address does not turn token auth on by itself."""
-    if os.environ.get("RAY_AUTH_MODE") == "token":
-        return
-    from ray._private.authentication.authentication_token_setup import _enable_token_auth
-
-    _enable_token_auth()
-
-
-def _ray_executable() -> str:
-    beside = Path(sys.executable).with_name("ray")
-    return str(beside) if beside.exists() else (shutil.which("ray") or "ray")
 
 
 def _check_node_args(where, num_cpus, resources, labels, store) -> None:

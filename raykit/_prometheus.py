@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import atexit
-import ctypes
 import json
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -19,7 +17,8 @@ from pathlib import Path
 import yaml
 
 from ._ports import free_port
-from .exceptions import ConfigError, RaykitError
+from ._supervisor import Supervisor
+from .exceptions import ConfigError, RaykitError, RayNotRunning
 
 # Ray's own prometheus.yml scrapes every 10 s; a lesson's workload lasts seconds, so the kit
 # scrapes more often. Everything else in Ray's configuration is kept as Ray wrote it.
@@ -55,25 +54,27 @@ def find_prometheus(binary: str | os.PathLike | None = None) -> str:
     return found
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: ask Linux to SIGTERM it when its parent dies (no-op elsewhere)."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
 def _session_dir() -> Path | None:
-    """The running local cluster's session directory, or None when connected to a remote one."""
+    """The connected cluster's session directory on this host, or None when it is remote.
+
+    From the context ``raykit.init`` returned (``address_info["session_dir"]``); for a driver
+    started with ``ray.init`` directly, the runtime context's temp dir and session name, which
+    Ray joins the same way (``ray/_private/node.py``). A remote cluster's session dir is a path
+    on its head machine, which does not exist here.
+    """
     import ray
 
+    from . import _session
+
     if not ray.is_initialized():
-        raise RaykitError("Ray is not running. Call raykit.init() before starting Prometheus.")
-    node = getattr(ray._private.worker, "_global_node", None)
-    if node is None:
-        return None
-    path = Path(node.get_session_dir_path())
-    return path if path.is_dir() else None
+        raise RayNotRunning("Prometheus (and scrape_metrics without targets)")
+    session, context = _session._session, ray.get_runtime_context()
+    path = None
+    if session is not None and session.address == context.gcs_address:  # not a stale one
+        path = session.ray_context.address_info.get("session_dir")
+    if not path:
+        path = os.path.join(context.get_temp_dir(), context.get_session_name())
+    return Path(path) if os.path.isdir(path) else None
 
 
 def metrics_targets() -> list[str]:
@@ -144,6 +145,14 @@ class Prometheus:
         Where the server keeps its samples; a new temporary folder, removed on ``stop()``, by
         default.
 
+    Notes
+    -----
+    The server runs in a session of its own, recorded with its PID and creation time in
+    ``<work folder>/processes.jsonl`` (see ``raykit._supervisor``). It is stopped by ``stop()``,
+    at the end of ``with``, when Python exits, and, should this process die without any of these
+    (a kernel restart, a crash), by a watchdog process, ``python -m raykit._watchdog``, that logs
+    what it did to :attr:`watchdog_log` beside the work folder.
+
     Examples
     --------
     >>> prom = raykit.Prometheus()
@@ -178,6 +187,7 @@ class Prometheus:
         self._data_dir = Path(data_dir) if data_dir else None
         self._work_dir: Path | None = None
         self._process: subprocess.Popen | None = None
+        self._sup: Supervisor | None = None
         self.config: dict | None = None
 
     @property
@@ -209,6 +219,12 @@ class Prometheus:
         """The server's own log (stdout and stderr)."""
         return self._work_dir / "prometheus.log" if self._work_dir else None
 
+    @property
+    def watchdog_log(self) -> Path | None:
+        """Where the watchdog logs, if this process dies with the server running:
+        ``<work folder>.watchdog.log``, beside the work folder (which is removed)."""
+        return self._sup.watchdog_log if self._sup else None
+
     def start(self) -> Prometheus:
         """Write the scrape configuration, start the server, and wait until it is ready."""
         if self.running:
@@ -231,15 +247,18 @@ class Prometheus:
             f"--web.listen-address={self.host}:{self.port}",
             "--storage.tsdb.retention.time=1d",
         ]
-        with open(self.log_path, "wb") as log:
-            self._process = subprocess.Popen(
-                command,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=_die_with_parent,
-            )
-        # A kernel that is restarted or a script that crashes must not leave the server behind.
+        # A kernel that is restarted or a script that crashes must not leave the server behind:
+        # the watchdog is up before the server starts.
+        self._sup = Supervisor(self._work_dir)
+        try:
+            self._sup.spawn_watchdog()
+            with open(self.log_path, "wb") as log:
+                self._process = self._sup.start(
+                    command, what="prometheus", stop="term", stdout=log, stderr=subprocess.STDOUT
+                )
+        except BaseException:
+            self._cleanup()
+            raise
         atexit.register(self.stop)
         self._wait_ready()
         return self
@@ -264,19 +283,16 @@ class Prometheus:
         )
 
     def stop(self) -> None:
-        """Stop the server (by its PID) and remove its temporary folder; safe to call twice."""
+        """Stop the server (SIGTERM, then SIGKILL after 15 s; each checked by PID and creation
+        time) and remove its temporary folder; safe to call twice."""
         atexit.unregister(self.stop)
-        if self._process is not None and self._process.poll() is None:
-            self._process.send_signal(signal.SIGTERM)
-            try:
-                self._process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait(timeout=5)
-        self._process = None
         self._cleanup()
+        self._process = None
 
     def _cleanup(self) -> None:
+        if self._sup is not None:
+            self._sup.close()  # ends the server and the watchdog, removes the work folder
+            self._sup = None
         if self._work_dir is not None:
             shutil.rmtree(self._work_dir, ignore_errors=True)
             self._work_dir = None
@@ -438,6 +454,17 @@ def scrape_metrics(targets: list[str] | None = None, *, prefix: str = "ray_"):
     import pandas as pd
     from prometheus_client.parser import text_string_to_metric_families
 
+    if targets is not None and (
+        isinstance(targets, str)
+        or not isinstance(targets, list | tuple)
+        or not all(isinstance(t, str) and ":" in t for t in targets)
+    ):
+        raise ConfigError(
+            f"targets={targets!r} must be a list of 'host:port' strings, e.g. "
+            "targets=['127.0.0.1:8080'], or None for every endpoint of the running cluster."
+        )
+    if not isinstance(prefix, str):
+        raise ConfigError(f"prefix={prefix!r} must be a string such as 'ray_' ('' keeps all).")
     rows = []
     for target in targets if targets is not None else metrics_targets():
         try:

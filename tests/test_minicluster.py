@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 
 import psutil
 import pytest
@@ -38,12 +39,10 @@ def _mentioning(text: str) -> list[int]:
 @pytest.fixture(scope="module")
 def cluster():
     """Head (labelled) and one worker with a custom resource and a label; a driver connected."""
-    import ray
-
     mc = MiniCluster(labels={"market": "on-demand"})
     try:
         mc.add_node(num_cpus=1, resources={"zone_a": 1}, labels={"zone": "a"})
-        ray.init(address=mc.address)
+        raykit.init(address=mc.address)
         yield mc
     finally:
         mc.close()
@@ -123,6 +122,11 @@ def test_close_kills_every_process_it_started(cluster):
     root, pids = cluster.root, cluster.pids
     assert pids and all(isinstance(p, int) for p in pids)
     assert _mentioning(root), "the cluster's processes name its folder"
+    # Each process is recorded with its own start time, which a kill checks first.
+    raylet = cluster.head.raylet()
+    recorded = {i.pid: i.create_time for i in cluster._sup.identities()}
+    assert recorded[raylet.pid] == pytest.approx(raylet.create_time(), abs=1)
+    assert cluster.watchdog_log == Path(root + ".watchdog.log")
 
     cluster.close()
 
@@ -181,30 +185,5 @@ def test_bad_arguments_name_the_fix(monkeypatch):
         MiniCluster(gcs_fault_tolerance=True)
 
 
-def test_watchdog_cleans_up_when_the_owner_dies_without_closing(tmp_path):
-    """A kernel killed (or restarted) with its cluster still up: the watchdog kills the rest."""
-    import json
-    import subprocess
-    import sys
-    import time
-
-    script = tmp_path / "owner.py"
-    script.write_text(
-        "import json, os, signal\n"
-        "from raykit import MiniCluster\n"
-        "mc = MiniCluster()\n"
-        "print(json.dumps({'root': mc.root, 'pids': sorted(mc.pids)}), flush=True)\n"
-        "os.kill(os.getpid(), signal.SIGKILL)\n"
-    )
-    out = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, timeout=600
-    ).stdout
-    owner = json.loads(out.strip().splitlines()[-1])
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and (
-        _mentioning(owner["root"]) or any(_running(p) for p in owner["pids"])
-    ):
-        time.sleep(0.5)
-    assert [p for p in owner["pids"] if _running(p)] == []
-    assert _mentioning(owner["root"]) == []
-    assert not os.path.exists(owner["root"])
+# The watchdog (an owner SIGKILLed with a cluster, its Redis and a Prometheus up) is tested in
+# tests/test_supervisor.py.

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -103,32 +101,6 @@ def test_api_answers_become_dataframes():
     assert _vector_frame({"resultType": "vector", "result": []}).empty
 
 
-def test_server_process_dies_with_the_process_that_started_it():
-    """A crashed script or a restarted kernel must not leave a Prometheus server running."""
-    code = (
-        "import os, subprocess\n"
-        "from raykit._prometheus import _die_with_parent\n"
-        "child = subprocess.Popen(['sleep', '60'], preexec_fn=_die_with_parent,"
-        " start_new_session=True)\n"
-        "print(child.pid, flush=True)\n"
-        "os._exit(0)\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    pid = int(out.stdout.split()[0])
-    deadline = time.monotonic() + 10
-    while psutil.pid_exists(pid) and time.monotonic() < deadline:
-        try:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                break
-        except psutil.NoSuchProcess:
-            break
-        time.sleep(0.2)
-    alive = psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    if alive:
-        os.kill(pid, 15)  # do not leave it behind either way
-    assert not alive, "the child outlived its parent"
-
-
 # --- a real cluster, a real Prometheus --------------------------------------------------------
 
 
@@ -222,6 +194,20 @@ def test_scrape_metrics_reads_the_endpoints_with_the_real_parser(scraped_cluster
     assert tasks[mine]["value"].sum() >= 5
 
 
+def test_server_is_recorded_with_its_start_time_and_watched(scraped_cluster):
+    """Should this process die without stop(), a watchdog ends the server (tests/
+    test_supervisor.py kills such an owner); here: what it relies on is in place."""
+    server = psutil.Process(scraped_cluster.pid)
+    recorded = {i.pid: i for i in scraped_cluster._sup.identities()}
+    assert recorded[server.pid].create_time == pytest.approx(server.create_time(), abs=1)
+    assert recorded[server.pid].stop == "term", "SIGTERM first: it closes its database"
+    watchdog = psutil.Process(scraped_cluster._sup.watchdog.pid)
+    assert watchdog.cmdline()[1:3] == ["-m", "raykit._watchdog"]
+    assert str(scraped_cluster._work_dir) in watchdog.cmdline()
+    assert scraped_cluster.watchdog_log.parent == scraped_cluster._work_dir.parent
+    assert server.environ().get("RAYKIT_SUPERVISOR") == str(scraped_cluster._work_dir)
+
+
 def test_stop_ends_the_process_and_removes_its_folder():
     _require_prometheus()
     import ray
@@ -229,12 +215,13 @@ def test_stop_ends_the_process_and_removes_its_folder():
     if not ray.is_initialized():
         pytest.skip("needs the module's cluster")
     prom = Prometheus().start()
-    pid, work_dir = prom.pid, prom._work_dir
+    pid, work_dir, watchdog = prom.pid, prom._work_dir, prom._sup.watchdog.pid
     assert psutil.pid_exists(pid) and work_dir.is_dir()
     prom.stop()
     prom.stop()  # twice is fine
     assert not prom.running
-    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    for gone in (pid, watchdog):
+        assert not psutil.pid_exists(gone) or psutil.Process(gone).status() == psutil.STATUS_ZOMBIE
     assert not work_dir.exists()
 
 
