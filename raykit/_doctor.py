@@ -75,6 +75,7 @@ def doctor() -> DoctorReport:
     findings += _host_findings(host)
     findings.append(_auth())
     findings.append(_running_clusters())
+    findings.append(_exposed_ports())
     address = os.environ.get("RAY_ADDRESS")
     if address:
         findings.append(
@@ -174,6 +175,25 @@ def _running_clusters() -> Finding:
             "address (raykit.init starts its own local cluster either way)",
         )
     return Finding("Ray clusters on this host", found, "any", "ok")
+
+
+def _exposed_ports() -> Finding:
+    from ._exposure import exposed, my_ray_processes
+
+    open_ports = exposed(my_ray_processes())
+    if not open_ports:
+        return Finding("Ray ports open to the network", "none", "none", "ok")
+    shown = "; ".join(str(item) for item in open_ports[:6])
+    more = f" and {len(open_ports) - 6} more" if len(open_ports) > 6 else ""
+    return Finding(
+        "Ray ports open to the network",
+        f"{len(open_ports)}: {shown}{more}",
+        "none",
+        "warn",
+        "these Ray processes of yours listen beyond this host: keep token auth on, start local "
+        "clusters with raykit.init() (127.0.0.1 only unless expose=True), and firewall the "
+        "ports if the cluster must span hosts",
+    )
 
 
 def running_clusters() -> list[str]:

@@ -26,25 +26,60 @@ MEMORY_FOR_HEAD = 1 * GiB
 
 @dataclass(frozen=True)
 class HostFacts:
-    """What this host offers to a local Ray cluster."""
+    """What this host offers to a local Ray cluster, and how much of it is this user's share.
+
+    ``memory_bytes`` is the machine's RAM. On a shared host (JupyterHub, a lab server, CI) the
+    user's share is smaller: the memory limit of the user's cgroup, what is actually available
+    now, less what other Ray clusters here have already reserved for their object stores.
+    """
 
     cpus: int
     memory_bytes: int
     shm_bytes: int
     shm_free_bytes: int
     gpus: int = 0
+    cgroup_limit_bytes: int | None = None
+    available_bytes: int | None = None
+    other_clusters_store_bytes: int = 0
+    other_clusters: int = 0
 
     @classmethod
     def detect(cls) -> HostFacts:
         """Read the facts of this host, honouring CPU affinity and cgroup (container) limits."""
+        import psutil
+
         shm = _statvfs_bytes("/dev/shm")
+        others = other_ray_object_stores()
         return cls(
             cpus=_cpu_count(),
-            memory_bytes=_memory_bytes(),
+            memory_bytes=psutil.virtual_memory().total,
             shm_bytes=shm[0],
             shm_free_bytes=shm[1],
             gpus=_gpu_count(),
+            cgroup_limit_bytes=_cgroup_memory_limit(),
+            available_bytes=_available_bytes(),
+            other_clusters_store_bytes=sum(others.values()),
+            other_clusters=len(others),
         )
+
+    def memory_share(self) -> tuple[int, str]:
+        """The memory a new local cluster may plan with, and a sentence saying what decided it."""
+        fmt = fmt_bytes
+        limits = [(self.memory_bytes, f"{fmt(self.memory_bytes)} RAM")]
+        if self.cgroup_limit_bytes is not None and self.cgroup_limit_bytes < self.memory_bytes:
+            text = f"your cgroup's limit of {fmt(self.cgroup_limit_bytes)}"
+            limits.append((self.cgroup_limit_bytes, text))
+        if self.available_bytes is not None:
+            free = self.available_bytes - self.other_clusters_store_bytes
+            text = f"{fmt(self.available_bytes)} available now"
+            if self.other_clusters:
+                text += (
+                    f" less {fmt(self.other_clusters_store_bytes)} reserved by "
+                    f"{self.other_clusters} other Ray cluster(s) on this host"
+                )
+            limits.append((max(free, OBJECT_STORE_MINIMUM), text))
+        share, why = min(limits, key=lambda item: item[0])
+        return int(share), why
 
 
 @dataclass(frozen=True)
@@ -71,14 +106,13 @@ def plan_local_cluster(
     reasons = []
     plasma_directory = None
 
+    share, why = host.memory_share()
     if object_store_memory is not None:
         store = object_store_memory
         reasons.append(f"object store {fmt_bytes(store)}, as you asked")
     else:
-        store = max(int(host.memory_bytes * OBJECT_STORE_SHARE), OBJECT_STORE_MINIMUM)
-        reasons.append(
-            f"object store {fmt_bytes(store)}: 30% of {fmt_bytes(host.memory_bytes)} RAM"
-        )
+        store = max(int(share * OBJECT_STORE_SHARE), OBJECT_STORE_MINIMUM)
+        reasons.append(f"object store {fmt_bytes(store)}: 30% of {why}")
 
     if host.shm_free_bytes < store:
         if host.shm_free_bytes >= SHM_TOO_SMALL and object_store_memory is None:
@@ -98,7 +132,7 @@ def plan_local_cluster(
         cpus = num_cpus
         reasons.append(f"{cpus} CPUs, as you asked")
     else:
-        headroom = host.memory_bytes - store - MEMORY_FOR_HEAD
+        headroom = share - store - MEMORY_FOR_HEAD
         by_memory = max(1, headroom // MEMORY_PER_WORKER)
         cpus = max(1, min(host.cpus, by_memory))
         if cpus < host.cpus:
@@ -145,16 +179,72 @@ def _cgroup_cpu_quota() -> float | None:
     return None
 
 
-def _memory_bytes() -> int:
-    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
-        try:
-            text = Path(limit_file).read_text().strip()
-        except OSError:
+def _own_cgroup_dirs(controller: str | None = None) -> list[Path]:
+    """This process's cgroup folder and its ancestors, innermost first (v2, or the v1
+    ``controller``'s hierarchy); JupyterHub and systemd put each user in a cgroup of their own,
+    whose limit can sit anywhere on that path. Folders that do not exist are left out."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return []
+    prefix = f":{controller}:" if controller else "0::"
+    rel = next((line.split(":", 2)[2] for line in lines if prefix in line), None)
+    if rel is None:
+        return []
+    root = Path("/sys/fs/cgroup", controller) if controller else Path("/sys/fs/cgroup")
+    folder = root / rel.lstrip("/")
+    chain = [folder, *folder.parents][: len(folder.relative_to(root).parts) + 1]
+    return [f for f in chain if f.is_dir()] or ([root] if root.is_dir() else [])
+
+
+def _cgroup_memory_limit() -> int | None:
+    """The tightest memory limit on this process's cgroup path (v2), or the v1 limit."""
+    limits = []
+    for folder in _own_cgroup_dirs():
+        text = _read(folder / "memory.max")
+        if text and text.isdigit():
+            limits.append(int(text))
+    for folder in _own_cgroup_dirs(controller="memory"):
+        v1 = _read(folder / "memory.limit_in_bytes")
+        if v1 and v1.isdigit() and int(v1) < 2**60:  # v1 says "no limit" with a huge number
+            limits.append(int(v1))
+    return min(limits) if limits else None
+
+
+def _available_bytes() -> int:
+    """Memory available now: the kernel's MemAvailable, or what the cgroup has left if less."""
+    import psutil
+
+    available = psutil.virtual_memory().available
+    for folder in _own_cgroup_dirs():
+        limit, used = _read(folder / "memory.max"), _read(folder / "memory.current")
+        if limit and limit.isdigit() and used and used.isdigit():
+            available = min(available, max(0, int(limit) - int(used)))
+    return available
+
+
+def other_ray_object_stores() -> dict[int, int]:
+    """``{raylet pid: object store bytes}`` of the Ray nodes already running on this host."""
+    import psutil
+
+    stores = {}
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = proc.info.get("cmdline") or []
+        if not cmdline or os.path.basename(cmdline[0]) != "raylet":
             continue
-        if text.isdigit():
-            total = min(total, int(text))
-    return total
+        for arg in cmdline[1:]:
+            if arg.startswith("--object_store_memory="):
+                value = arg.split("=", 1)[1]
+                if value.isdigit():
+                    stores[proc.pid] = int(value)
+    return stores
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return None
 
 
 def _statvfs_bytes(path: str) -> tuple[int, int]:

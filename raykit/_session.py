@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import inspect
 import os
 import re
 import socket
 import threading
+import time
 
-from . import _host
+from . import _host, _ray_private
 from ._dashboard import dashboard_link
 from ._html import render
+from ._ports import free_port
 from ._versions import installed_version
 from .exceptions import ClusterUnreachable, ConfigError
+
+# How often raykit.init tries to start a local cluster when Ray's own start-up times out.
+START_ATTEMPTS = 2
 
 # Seconds to wait for a TCP answer from RAY_ADDRESS before saying it is unreachable. Ray itself
 # would retry for minutes, which in a notebook looks like a hang.
@@ -53,10 +59,19 @@ class Session:
     ``address_info``...). Usable as a context manager that shuts Ray down on exit.
     """
 
-    def __init__(self, ray_context, *, started_local: bool, reasons: list[str]):
+    def __init__(
+        self,
+        ray_context,
+        *,
+        started_local: bool,
+        reasons: list[str],
+        restore_env: dict | None = None,
+    ):
         self.ray_context = ray_context
         self.started_local = started_local
         self.reasons = reasons
+        # Environment variables this session changed, with the values to put back at shutdown.
+        self.restore_env = restore_env or {}
 
     def __getattr__(self, name):
         if name.startswith("_"):  # keep IPython's display hooks ours, not Ray's static card
@@ -116,14 +131,22 @@ class Session:
         return "\n".join(lines)
 
 
-def init(*, token_auth: bool | None = None, **overrides) -> Session:
+def init(*, token_auth: bool | None = None, expose: bool = False, **overrides) -> Session:
     """Start a local Ray cluster sized for this host, or connect to ``RAY_ADDRESS``.
+
+    A local cluster listens on 127.0.0.1 only, with ports of its own, so that on a shared host
+    (JupyterHub, a lab server, CI) nobody else can reach it and several clusters can run at once.
 
     Parameters
     ----------
     token_auth
         Leave ``None`` to keep Ray's default (token authentication on). ``False`` turns it off
-        for a new local cluster, explicitly; raykit never turns it off by itself.
+        for this local cluster only, explicitly; :func:`shutdown` restores the setting that was
+        there before. raykit never turns it off by itself.
+    expose
+        ``True`` lets the local cluster listen on the host's network address, for other machines
+        to join it (``ray start --address``) or connect to it. Token authentication must then
+        stay on.
     **overrides
         Any keyword of ``ray.init``. ``num_cpus`` and ``object_store_memory`` (bytes, or a string
         such as ``"2GB"``) replace raykit's sizing; ``address`` wins over ``RAY_ADDRESS``.
@@ -138,6 +161,13 @@ def init(*, token_auth: bool | None = None, **overrides) -> Session:
     import ray
 
     overrides = _validate(overrides)
+    if not isinstance(expose, bool):
+        raise ConfigError(f"expose={expose!r} must be True or False.")
+    if expose and token_auth is False:
+        raise ConfigError(
+            "expose=True with token_auth=False would let anyone on the network run code on this "
+            "host. Keep token authentication on (leave token_auth out), or drop expose=True."
+        )
     if ray.is_initialized():
         if _session is None:  # Ray was started with ray.init() directly: adopt it.
             _session = Session(ray.init(ignore_reinit_error=True), started_local=False, reasons=[])
@@ -151,9 +181,14 @@ def init(*, token_auth: bool | None = None, **overrides) -> Session:
     source = "address" if overrides.get("address") else "RAY_ADDRESS"
     address = overrides.pop("address", None) or os.environ.get("RAY_ADDRESS") or None
     if address and address != "local":
+        if expose:
+            raise ConfigError(
+                f"expose=True only applies to a cluster raykit starts, but {source}={address!r} "
+                "names an existing one. Drop expose, or unset RAY_ADDRESS."
+            )
         _session = _connect(address, source, overrides)
     else:
-        _session = _start_local(overrides, token_auth)
+        _session = _start_local(overrides, token_auth, expose)
     return _session
 
 
@@ -166,9 +201,12 @@ def shutdown() -> None:
         _session = None
         return
     started_local = _session is not None and _session.started_local
+    restore = _session.restore_env if _session is not None else {}
     with ray_lock:
         ray.shutdown()
     _session = None
+    if restore:
+        _restore_environment(restore)
     _say("local Ray cluster stopped." if started_local else "disconnected from Ray.")
 
 
@@ -183,16 +221,27 @@ def state_api_address() -> str:
     return ray.get_runtime_context().gcs_address
 
 
-def _start_local(overrides: dict, token_auth: bool | None) -> Session:
+def current_dashboard_url() -> str | None:
+    """The connected cluster's dashboard URL, from Ray's context (public API)."""
     import ray
 
+    if _session is not None:
+        return _session.ray_context.dashboard_url
+    # Ray was started with ray.init() directly: ask it for its context again.
+    return ray.init(ignore_reinit_error=True).dashboard_url if ray.is_initialized() else None
+
+
+def _start_local(overrides: dict, token_auth: bool | None, expose: bool) -> Session:
+    restore_env = {}
+    if token_auth is not None:
+        restore_env["RAY_AUTH_MODE"] = os.environ.get("RAY_AUTH_MODE")
+        os.environ["RAY_AUTH_MODE"] = "token" if token_auth else "disabled"
+        _ray_private.refresh_auth_mode()
     if token_auth is False:
-        os.environ["RAY_AUTH_MODE"] = "disabled"
         _say(
-            "token authentication turned OFF at your request: anyone on this network can run code."
+            "token authentication turned OFF for this cluster at your request: anyone who "
+            "reaches its ports can run code. raykit.shutdown() turns it back on."
         )
-    elif token_auth is True:
-        os.environ["RAY_AUTH_MODE"] = "token"
     host = _host.HostFacts.detect()
     cpus, store = overrides.pop("num_cpus", None), overrides.pop("object_store_memory", None)
     if store is not None and store > host.memory_bytes:
@@ -202,12 +251,79 @@ def _start_local(overrides: dict, token_auth: bool | None) -> Session:
             "and raykit takes 30% of RAM."
         )
     plan = _host.plan_local_cluster(host, num_cpus=cpus, object_store_memory=store)
-    kwargs = {"include_dashboard": True, **plan.init_kwargs(), **overrides}
-    # "local" makes Ray start a new cluster even if another one runs on this host.
-    context = ray.init(address="local", **kwargs)
-    for reason in plan.reasons:
+    loopback = not expose and "_node_ip_address" not in overrides
+    network = {"dashboard_port": free_port()}  # Ray's fixed 8265 collides between users
+    if loopback:
+        network["_node_ip_address"] = "127.0.0.1"
+        _set_single_host_env(restore_env)
+    kwargs = {"include_dashboard": True, **plan.init_kwargs(), **network, **overrides}
+    try:
+        context = _ray_init_local(kwargs, loopback)
+    except BaseException:
+        _restore_environment(restore_env)
+        raise
+    reasons = [*plan.reasons, _listening_reason(loopback, context)]
+    for reason in reasons:
         _say(reason)
-    return Session(context, started_local=True, reasons=plan.reasons)
+    return Session(context, started_local=True, reasons=reasons, restore_env=restore_env)
+
+
+def _ray_init_local(kwargs: dict, loopback: bool):
+    """``ray.init`` a new local cluster; on a busy host, once more if its start-up timed out."""
+    import ray
+
+    for attempt in range(1, START_ATTEMPTS + 1):
+        began = time.time()
+        try:
+            with _ray_private.local_start(loopback=loopback, dashboard_agent_port=free_port()):
+                # "local" makes Ray start a new cluster even if another one runs on this host.
+                return ray.init(address="local", **kwargs)
+        except Exception as exc:
+            # Ray gives a raylet 30 s to register and its agents 15 s to start; on a loaded
+            # host (a workshop server, CI) they can miss that, and ray.init gives up.
+            if attempt == START_ATTEMPTS or "timed out during startup" not in str(exc):
+                raise
+            _kill_own_ray_children(since=began)
+            _say("Ray's start-up timed out (this host is busy); starting it once more.")
+
+
+def _kill_own_ray_children(since: float) -> None:
+    """SIGKILL the Ray processes this process started at or after ``since`` (a failed start's
+    GCS, raylet and agents): children of ours, so no other user's process is touched."""
+    import psutil
+
+    from ._exposure import is_ray_process
+
+    victims = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if child.create_time() >= since - 1 and is_ray_process(child):
+                victims.append(child)
+        except psutil.Error:
+            continue
+    for proc in victims:
+        try:
+            proc.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(victims, timeout=10)
+
+
+def _listening_reason(loopback: bool, context) -> str:
+    if loopback:
+        return "listening on 127.0.0.1 only: other machines and containers cannot reach it"
+    ip = context.address_info.get("node_ip_address", "?")
+    return f"listening on {ip} (expose=True): other hosts can join; token auth guards it"
+
+
+def _restore_environment(saved: dict) -> None:
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    if "RAY_AUTH_MODE" in saved:
+        _ray_private.refresh_auth_mode()
 
 
 def _connect(address: str, source: str, overrides: dict) -> Session:
@@ -221,15 +337,39 @@ def _connect(address: str, source: str, overrides: dict) -> Session:
             "RAY_ADDRESS to start a local cluster."
         )
     _check_reachable(address, source)
+    restore_env = {}
+    loopback = _is_loopback_address(address)
+    if loopback:  # a MiniCluster, or a local `ray start --head --node-ip-address=127.0.0.1`
+        _set_single_host_env(restore_env)
     try:
-        context = ray.init(address=address, **overrides)
+        with _ray_private.single_host() if loopback else contextlib.nullcontext():
+            context = ray.init(address=address, **overrides)
     except (ConnectionError, RuntimeError, ValueError) as exc:
+        _restore_environment(restore_env)
         raise ClusterUnreachable(
             f"could not connect to the Ray cluster at {source}={address!r}: {exc}. Check the "
             "address (GCS `host:6379`, or Ray Client `ray://host:10001`), or unset RAY_ADDRESS."
         ) from None
+    except BaseException:
+        _restore_environment(restore_env)
+        raise
     _say(f"connected to the Ray cluster at {address} (from {source}).")
-    return Session(context, started_local=False, reasons=[])
+    return Session(context, started_local=False, reasons=[], restore_env=restore_env)
+
+
+def _is_loopback_address(address: str) -> bool:
+    from ._exposure import is_loopback
+
+    host = address.split("://", 1)[-1].rpartition(":")[0].strip("[]")
+    return host == "localhost" or is_loopback(host)
+
+
+def _set_single_host_env(restore_env: dict) -> None:
+    """Ray's CLI run from this session keeps 127.0.0.1 too; shutdown() puts the old value back."""
+    restore_env.setdefault(
+        _ray_private.SINGLE_HOST_ENV, os.environ.get(_ray_private.SINGLE_HOST_ENV)
+    )
+    os.environ[_ray_private.SINGLE_HOST_ENV] = "0"
 
 
 def _check_reachable(address: str, source: str) -> None:
@@ -323,11 +463,7 @@ def _as_bytes(name: str, value) -> int:
 
 
 def _token_auth_enabled() -> bool:
-    try:
-        from ray._private.authentication.authentication_utils import is_token_auth_enabled
-    except ImportError:  # pragma: no cover - older Ray
-        return False
-    return is_token_auth_enabled()
+    return _ray_private.token_auth_enabled()
 
 
 def _say(message: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import collections.abc
 import threading
 import time
 from datetime import datetime
@@ -13,6 +14,7 @@ from ._dashboard import dashboard_link
 from ._host import fmt_bytes
 from ._html import render
 from ._session import ray_lock, state_api_address
+from .exceptions import ConfigError
 
 # The resources every view shows, in this order; custom resources follow, sorted.
 _MAIN_RESOURCES = ("CPU", "GPU", "memory", "object_store_memory")
@@ -30,10 +32,11 @@ def _label(name: str, used: float, total: float) -> str:
 def read_resources() -> dict:
     """The fast tier: nodes and resource use from the GCS (about a millisecond)."""
     import ray
-    from ray._private.state import available_resources_per_node
+
+    from ._ray_private import free_resources_per_node
 
     nodes = ray.nodes()
-    free_by_node = available_resources_per_node()
+    free_by_node = free_resources_per_node()
     names = set()
     rows, totals = [], collections.defaultdict(lambda: [0.0, 0.0])
     for node in nodes:
@@ -112,6 +115,9 @@ class ClusterView(W.VBox):
     def __init__(
         self, *, fast_interval: float = 1.0, state_interval: float = 5.0, start: bool = True
     ):
+        for name, seconds in (("fast_interval", fast_interval), ("state_interval", state_interval)):
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
+                raise ConfigError(f"{name}={seconds!r}: pass seconds between reads, e.g. 1.0.")
         self.fast_interval = fast_interval
         self.state_interval = state_interval
         self.header = W.HTML()
@@ -183,7 +189,8 @@ class ClusterView(W.VBox):
 
     def _refresh_resources(self) -> None:
         import ray
-        from ray._private.worker import get_dashboard_url
+
+        from ._session import current_dashboard_url
 
         began = time.perf_counter()
         with ray_lock:
@@ -196,7 +203,7 @@ class ClusterView(W.VBox):
                 return
             try:
                 snapshot = read_resources()
-                link = dashboard_link(get_dashboard_url())
+                link = dashboard_link(current_dashboard_url())
             except Exception as exc:  # the cluster went away under us
                 self._set_status(
                     f"cluster unreachable ({type(exc).__name__}); showing the last state",
@@ -289,10 +296,8 @@ class Progress:
     def __init__(self, refs, *, desc: str = "tasks"):
         import ray
 
-        refs = list(refs)
+        refs = list(refs) if isinstance(refs, collections.abc.Iterable) else [refs]
         if not all(isinstance(r, ray.ObjectRef) for r in refs):
-            from .exceptions import ConfigError
-
             raise ConfigError(
                 "progress(refs) needs a list of ObjectRefs, e.g. [f.remote(i) for i in range(10)]."
             )

@@ -66,3 +66,58 @@ def test_detect_reads_this_host():
 )
 def test_dashboard_link(webui, env, expected):
     assert dashboard_link(webui, env) == expected
+
+
+# -- the user's share on a shared host ---------------------------------------------------------
+
+
+def _shared(**kw):
+    base = dict(cpus=4, memory_bytes=64 * GiB, shm_bytes=32 * GiB, shm_free_bytes=32 * GiB)
+    return HostFacts(**{**base, **kw})
+
+
+def test_the_users_cgroup_limit_decides_when_it_is_the_smallest():
+    plan = plan_local_cluster(_shared(cgroup_limit_bytes=8 * GiB, available_bytes=60 * GiB))
+    assert plan.object_store_memory == int(8 * GiB * 0.3)
+    assert any("30% of your cgroup's limit of 8.0 GiB" in r for r in plan.reasons), plan.reasons
+
+
+def test_memory_in_use_by_others_decides_when_little_is_available():
+    plan = plan_local_cluster(_shared(cgroup_limit_bytes=32 * GiB, available_bytes=10 * GiB))
+    assert plan.object_store_memory == int(10 * GiB * 0.3)
+    assert any("10 GiB available now" in r for r in plan.reasons), plan.reasons
+
+
+def test_other_ray_clusters_stores_are_subtracted_from_what_is_available():
+    host = _shared(
+        available_bytes=40 * GiB, other_clusters_store_bytes=30 * GiB, other_clusters=2
+    )
+    share, why = host.memory_share()
+    assert share == 10 * GiB
+    assert "less 30 GiB reserved by 2 other Ray cluster(s)" in why
+    assert plan_local_cluster(host).object_store_memory == int(10 * GiB * 0.3)
+
+
+def test_ram_decides_on_an_idle_host_and_the_reason_says_so():
+    share, why = _shared(available_bytes=None).memory_share()
+    assert (share, why) == (64 * GiB, "64 GiB RAM")
+
+
+def test_cpus_are_limited_by_the_share_not_the_hosts_ram():
+    # 4 GiB share: 1.2 GiB store + 1 GiB head leaves 1.8 GiB, room for 4 workers of 400 MiB.
+    plan = plan_local_cluster(_shared(cpus=16, cgroup_limit_bytes=4 * GiB))
+    assert plan.num_cpus == (4 * GiB - int(4 * GiB * 0.3) - GiB) // (400 * MiB)
+
+
+def test_a_share_under_the_store_minimum_still_gets_a_working_store():
+    plan = plan_local_cluster(_shared(available_bytes=100 * MiB, other_clusters_store_bytes=GiB))
+    assert plan.object_store_memory >= 75 * MiB
+
+
+def test_detect_reads_other_clusters_from_raylet_command_lines():
+    from raykit._host import other_ray_object_stores
+
+    stores = other_ray_object_stores()
+    host = HostFacts.detect()
+    assert host.other_clusters == len(stores)
+    assert host.other_clusters_store_bytes == sum(stores.values())

@@ -1,0 +1,225 @@
+"""Many clusters and many users on one host: loopback only, own ports, a share of the RAM, auth
+settings that end with the cluster. Real clusters, real sockets (listed with psutil)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import psutil
+import pytest
+from conftest import RAY_TMP
+
+from raykit import _exposure
+
+pytestmark = pytest.mark.ray_cluster
+
+
+def _cluster_processes() -> list[psutil.Process]:
+    """This test process (its driver listens too) and every process of the suite's clusters:
+    those naming the suite's temp dir, and their descendants (workers rename themselves)."""
+    found = {os.getpid(): psutil.Process()}
+    for proc in psutil.process_iter(["cmdline"]):
+        if RAY_TMP in " ".join(proc.info["cmdline"] or []):
+            found[proc.pid] = proc
+    for proc in list(found.values()):
+        try:
+            found.update({c.pid: c for c in proc.children(recursive=True)})
+        except psutil.Error:
+            pass
+    return list(found.values())
+
+
+def test_a_local_cluster_listens_on_loopback_only(cluster):
+    import ray
+
+    ray.get([ray.remote(lambda: 1).remote() for _ in range(2)])  # workers listen too
+    listening = _exposure.listeners(_cluster_processes())
+    names = {item.process for item in listening}
+    assert {"gcs_server", "raylet", "ray::DashboardAgent"} <= names, names
+    exposed = [str(item) for item in listening if not item.loopback]
+    print(f"{len(listening)} listening sockets, {len(exposed)} beyond loopback")
+    assert exposed == [], "sockets reachable from the network:\n" + "\n".join(exposed)
+
+
+def test_the_doctor_sees_no_open_ray_port_of_a_loopback_cluster(cluster):
+    from raykit import doctor
+
+    finding = next(f for f in doctor().findings if f.check == "Ray ports open to the network")
+    # Other users' clusters may listen widely; the doctor only reports this user's.
+    mine_exposed = _exposure.exposed(_cluster_processes())
+    assert finding.status == ("ok" if not mine_exposed else "warn")
+
+
+_START_ONE = textwrap.dedent(
+    """
+    import json, sys, time, urllib.request
+    began = time.monotonic()
+    import ray, raykit
+    from ray.util.state import list_nodes
+    session = raykit.init(num_cpus=1, object_store_memory=100 * 2**20)
+    started = time.monotonic() - began
+    values = ray.get([ray.remote(lambda i: i * i).remote(i) for i in range(20)])
+    nodes = list_nodes(address=session.address)
+    node = ray.nodes()[0]
+    metrics = urllib.request.urlopen(
+        f"http://127.0.0.1:{node['MetricsExportPort']}/metrics", timeout=30
+    ).read().decode()
+    print(json.dumps({
+        "started_s": round(started, 1),
+        "sum": sum(values),
+        "state_api_nodes": len(nodes),
+        "gcs": session.address,
+        "dashboard": session.dashboard_url,
+        "metrics_port": node["MetricsExportPort"],
+        "metrics_lines": sum(1 for l in metrics.splitlines() if l.startswith("ray_")),
+    }), flush=True)
+    raykit.shutdown()
+    """
+)
+
+
+def test_three_clusters_started_at_once_each_work_on_their_own_ports():
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _START_ONE], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for _ in range(3)
+    ]
+    reports = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err.decode()[-3000:]
+        report = next(line for line in out.decode().splitlines() if line.startswith("{"))
+        reports.append(json.loads(report))
+    print("seconds to start each:", [r["started_s"] for r in reports])
+    assert all(r["sum"] == sum(i * i for i in range(20)) for r in reports)
+    assert all(r["state_api_nodes"] == 1 for r in reports)
+    assert all(r["metrics_lines"] > 0 for r in reports), "each serves its own metrics"
+    for key in ("gcs", "dashboard", "metrics_port"):
+        assert len({r[key] for r in reports}) == 3, f"{key} shared: {[r[key] for r in reports]}"
+
+
+_HOLD_ONE = textwrap.dedent(
+    """
+    import sys, raykit
+    session = raykit.init(num_cpus=1)
+    import ray
+    print("store", int(ray.cluster_resources()["object_store_memory"]), flush=True)
+    sys.stdin.readline()
+    raykit.shutdown()
+    """
+)
+
+
+def _store_line(lines) -> int:
+    """The object store size a _HOLD_ONE process printed (after raykit's own lines)."""
+    for line in lines:
+        if line.startswith("store "):
+            return int(line.split()[1])
+    raise AssertionError("the cluster did not report its object store")
+
+
+def test_a_second_cluster_sizes_its_store_to_what_the_first_left(tmp_path):
+    first_err = tmp_path / "first.err"
+    first = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_ONE],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=first_err.open("w"),
+        text=True,
+    )
+    try:
+        try:
+            first_store = _store_line(iter(first.stdout.readline, ""))
+        except AssertionError:
+            raise AssertionError(first_err.read_text()[-3000:]) from None
+        second = subprocess.run(
+            [sys.executable, "-c", _HOLD_ONE],
+            input="\n",
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert second.returncode == 0, second.stderr[-3000:]
+        second_store = _store_line(second.stdout.splitlines())
+    finally:
+        first.communicate("\n", timeout=120)
+    total = psutil.virtual_memory().total
+    gib = [round(x / 2**30, 1) for x in (first_store, second_store, total)]
+    print("stores: {} + {} GiB, of {} GiB RAM".format(*gib))
+    assert "other Ray cluster" in second.stdout, second.stdout
+    assert first_store + second_store <= total
+
+
+def test_token_auth_off_lasts_for_that_cluster_only(monkeypatch):
+    import raykit
+    from raykit import _ray_private
+
+    raykit.shutdown()  # the module's cluster: init would return it, ignoring token_auth
+    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+    _ray_private.refresh_auth_mode()
+    before = _ray_private.token_auth_enabled()
+    raykit.init(num_cpus=1, token_auth=False)
+    try:
+        assert os.environ["RAY_AUTH_MODE"] == "disabled"
+        assert not _ray_private.token_auth_enabled()
+    finally:
+        raykit.shutdown()
+    assert "RAY_AUTH_MODE" not in os.environ
+    assert _ray_private.token_auth_enabled() == before
+
+
+def test_expose_true_listens_on_the_hosts_address_and_the_doctor_says_so():
+    script = textwrap.dedent(
+        """
+        import raykit
+        from raykit import _exposure, doctor
+        raykit.init(num_cpus=1, expose=True)
+        try:
+            finding = next(f for f in doctor().findings if "open to the network" in f.check)
+            print("finding:", finding.status, finding.found)
+        finally:
+            raykit.shutdown()
+        """
+    )
+    began = time.monotonic()
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    print(f"expose=True run took {time.monotonic() - began:.0f} s: {out.stdout.strip()[:300]}")
+    finding = next(line for line in out.stdout.splitlines() if line.startswith("finding:"))
+    assert finding.startswith("finding: warn"), out.stdout
+    assert "gcs_server" in finding and "raylet" in finding
+
+
+def test_expose_without_token_auth_is_refused():
+    import raykit
+
+    with pytest.raises(raykit.ConfigError, match="expose=True with token_auth=False"):
+        raykit.init(expose=True, token_auth=False)
+
+
+def test_minicluster_nodes_listen_on_loopback_only():
+    import ray
+
+    import raykit
+
+    with raykit.MiniCluster(workers=1) as mc:
+        raykit.init(address=mc.address)
+        try:
+            ray.get([ray.remote(lambda: 1).remote() for _ in range(4)])
+            procs = mc.processes() + [psutil.Process()]
+            listening = _exposure.listeners(procs)
+            names = {item.process for item in listening}
+            exposed = [str(item) for item in listening if not item.loopback]
+        finally:
+            raykit.shutdown()
+    print(f"MiniCluster: {len(listening)} listening sockets, {len(exposed)} beyond loopback")
+    assert {"gcs_server", "raylet", "ray::DashboardAgent"} <= names, names
+    assert exposed == [], "sockets reachable from the network:\n" + "\n".join(exposed)
