@@ -14,11 +14,21 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 
+# This repository's CI keeps the KubeRay CRDs in ../shared beside the checkout, and hands them
+# over the way a user would: through RAYKIT_KUBERAY_CRDS, which raykit.kuberay.crds() reads
+# first. A user's clone has no ../shared: the lookup goes on to the cache, a cluster, a download.
+SHARED_CRDS = ROOT.parent / "shared" / "kuberay" / "crds"
+if not os.environ.get("RAYKIT_KUBERAY_CRDS") and SHARED_CRDS.is_dir():
+    os.environ["RAYKIT_KUBERAY_CRDS"] = str(SHARED_CRDS)
+
 # Every Ray cluster the suite starts (in this process, in notebook kernels, in subprocesses) keeps
 # its sockets and logs under this folder, so its processes can be told apart from anyone else's
 # Ray on the host. Kept short: Unix socket paths are limited to 107 characters.
 RAY_TMP = tempfile.mkdtemp(prefix="rk-", dir="/tmp")
 os.environ["RAY_TMPDIR"] = RAY_TMP
+# Exercise progress the lessons record while the suite runs them goes here, not into the
+# developer's own ~/.raykit/progress.json.
+os.environ["RAYKIT_HOME"] = os.path.join(RAY_TMP, "raykit-home")
 
 
 def ray_processes_of_suite() -> list[str]:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import copy
-from pathlib import Path
+import os
 
 import pytest
 import yaml
+from _kuberay_crds import TEST_SOURCES, crds_or_skip
+from conftest import SHARED_CRDS
 
+import raykit.kuberay
 from raykit.exceptions import ConfigError
 from raykit.kuberay import (
     PYTHON_TAG,
@@ -22,17 +25,28 @@ from raykit.kuberay import (
 )
 from raykit.kuberay._facts import parse_image
 
-# The CRDs lie beside the clone (../shared), never in it; CI has the same layout.
-CRD_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "kuberay" / "crds"
 PINNED = "2.60.0"
 
 
 @pytest.fixture(scope="module")
-def crds() -> dict[str, dict]:
-    """The three KubeRay v1.7.0 CRDs, parsed once for the module."""
-    if not CRD_DIR.is_dir():
-        pytest.fail(f"KubeRay CRDs not found at {CRD_DIR}: the repo expects ../shared beside it.")
-    return {kind: load_crd(CRD_DIR, kind=kind) for kind in ("RayCluster", "RayJob", "RayService")}
+def found():
+    """The KubeRay v1.7.0 CRDs as ``raykit.kuberay.crds()`` finds them; a skip where it cannot."""
+    return crds_or_skip()
+
+
+@pytest.fixture(scope="module")
+def crds(found) -> dict[str, dict]:
+    """The three CRDs, parsed once for the module."""
+    return {kind: found.load(kind) for kind in ("RayCluster", "RayJob", "RayService")}
+
+
+def test_ci_validates_against_the_real_crds():
+    """In this repository's CI (../shared beside the checkout, or CI set) no CRD test may skip:
+    the lookup must find the CRDs there, and they must be the release's."""
+    if not SHARED_CRDS.is_dir() and not os.environ.get("CI"):
+        pytest.skip("neither CI nor ../shared beside the checkout: the CRD tests may skip here")
+    found = raykit.kuberay.crds(sources=TEST_SOURCES)  # CRDsNotFound fails this test
+    assert found.matches_release, f"{found}: not the KubeRay {found.version} release files"
 
 
 def full_cluster(name: str = "demo") -> RayCluster:
@@ -85,13 +99,14 @@ def built_manifests() -> dict[str, dict]:
 
 
 @pytest.mark.parametrize("which", sorted(built_manifests()))
-def test_built_manifests_pass_strict_validation(which, crds):
+def test_built_manifests_pass_strict_validation(which, crds, found):
     manifest = built_manifests()[which]
     issues = validate(manifest, crd=crds[manifest["kind"]])
     assert issues == [], "\n".join(map(str, issues))
-    # The same through a CRD file path, and through the folder.
-    assert validate(manifest, crd=CRD_DIR / f"ray.io_{manifest['kind'].lower()}s.yaml") == []
-    assert validate_or_raise(manifest, crd=CRD_DIR) == []
+    # The same through what crds() returns, a CRD file path, and the folder.
+    assert validate(manifest, crd=found) == []
+    assert validate(manifest, crd=found.path(manifest["kind"])) == []
+    assert validate_or_raise(manifest, crd=found.folder) == []
 
 
 def test_cluster_manifest_content():
@@ -285,8 +300,22 @@ def test_typo_needs_the_crd_to_be_caught(crds):
     """Without a CRD the kit cannot know every field name: that is what the schema walk is for."""
     manifest = _cluster()
     _typo(manifest)
-    assert not [i for i in validate(manifest) if i.check == "unknown-field"]
+    assert not [i for i in validate(manifest, crd=False) if i.check == "unknown-field"]
     assert [i.path for i in validate(manifest, crd=crds["RayCluster"])] == ["spec.workerGroupSpec"]
+
+
+def test_validate_without_crd_uses_the_local_lookup(found, monkeypatch, tmp_path):
+    """crd=None takes the CRDs crds() finds without the network; with none, the kit's checks."""
+    manifest = _cluster()
+    _typo(manifest)
+    monkeypatch.setenv("RAYKIT_KUBERAY_CRDS", str(found.folder))
+    assert [i.path for i in validate(manifest)] == ["spec.workerGroupSpec"]
+    monkeypatch.delenv("RAYKIT_KUBERAY_CRDS")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # an empty cache
+    assert validate(manifest) == []
+    monkeypatch.setenv("RAYKIT_KUBERAY_CRDS", str(tmp_path / "missing"))
+    with pytest.raises(ConfigError, match="RAYKIT_KUBERAY_CRDS="):
+        validate(manifest)
 
 
 def test_plain_jsonschema_would_accept_the_typo(crds):
@@ -508,11 +537,11 @@ def test_parse_image(image, version, python, gpu):
     assert (tag.ray_version, tag.python, tag.gpu) == (version, python, gpu)
 
 
-def test_load_crd_errors_and_cache(crds, tmp_path):
-    assert load_crd(CRD_DIR / "ray.io_rayjobs.yaml") is crds["RayJob"]  # parsed once
+def test_load_crd_errors_and_cache(crds, found, tmp_path):
+    assert load_crd(found.path("RayJob")) is crds["RayJob"]  # parsed once
     with pytest.raises(ConfigError, match="kind="):
-        load_crd(CRD_DIR)
+        load_crd(found.folder)
     with pytest.raises(ConfigError, match="not 'RayJob'"):
-        load_crd(CRD_DIR / "ray.io_rayclusters.yaml", kind="RayJob")
+        load_crd(found.path("RayCluster"), kind="RayJob")
     with pytest.raises(ConfigError, match="no CRD file"):
         load_crd(tmp_path / "missing.yaml")

@@ -12,6 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
+from _http import send_json
+from _kuberay_crds import crds_or_skip
 
 from raykit.exceptions import ConfigError
 from raykit.kuberay import ManifestError, RayCluster, apply, load_crd
@@ -73,12 +75,7 @@ class _RecordingApiServer(BaseHTTPRequestHandler):
             }
         )
         status, payload = self.server.reply(body)
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, status, payload)
 
     def log_message(self, *args):  # keep the test output quiet
         pass
@@ -154,6 +151,19 @@ def test_rejected_dry_run_stops_before_apply(api_server):
     assert "rejected the dry run" in result.message
     assert "(HTTP 422)" in result.message
     assert message in result.message
+
+
+def test_apply_checks_the_crd_schema_before_sending(api_server, monkeypatch):
+    """With CRDs at hand (here RAYKIT_KUBERAY_CRDS), a typo never reaches the server."""
+    monkeypatch.setenv("RAYKIT_KUBERAY_CRDS", str(crds_or_skip().folder))
+    manifest = RayCluster("demo").to_dict()
+    manifest["spec"]["headGroupSpec"]["rayStartParam"] = {}
+    with pytest.raises(ManifestError, match=r"spec\.headGroupSpec\.rayStartParam\b"):
+        apply(manifest)
+    assert api_server.requests == []
+    # crd=False: the kit's own checks only, and the server's strict validation has the last word.
+    assert apply(manifest, crd=False).applied
+    assert len(api_server.requests) == 2
 
 
 def test_missing_crd_says_install_the_operator(api_server):

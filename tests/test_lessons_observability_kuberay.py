@@ -10,12 +10,11 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
+from _kuberay_crds import TEST_SOURCES, crds_or_skip
 from conftest import outputs_text
 
 from raykit._prometheus import Prometheus
-from raykit.kuberay import validate
-
-CRD_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "kuberay" / "crds"
+from raykit.kuberay import CRDsNotFound, crds, validate
 
 
 def _images_after(notebook_path, marker: str) -> int:
@@ -53,6 +52,21 @@ def test_observability_finds_the_failed_task_and_its_logs(executed):
     assert re.search(r"the scrape snapshot:|in the snapshot: (\d+)", text)
 
 
+def test_observability_shows_the_store_spilling_from_the_kit_and_rays_cli(executed):
+    text = executed.text("10_observability.ipynb")
+    held = re.search(r"= (\d+) MB in a (\d+) MB store", text)
+    assert held and int(held.group(1)) > int(held.group(2)), "more is held than the store fits"
+    figures = re.search(r"in memory at the peak: (\d+) MB; spilled: (\d+) MB", text)
+    assert figures and int(figures.group(2)) > 0, "raykit.watch_store saw the spill"
+    assert int(figures.group(1)) <= int(held.group(2)), "the peak is what fits, not what is held"
+    # `ray memory --stats-only` reached the loopback-only cluster and printed its counters.
+    assert re.search(r"Plasma memory usage \d+ MiB", text), "ray memory printed its stats"
+    assert re.search(r"Spilled \d+ MiB, \d+ objects", text)
+    # The metrics ports are read from the cluster: the node's agent port is the one ray.nodes()
+    # reports, the others are labelled as fixed.
+    assert re.search(r"port \d+\s+a node's metrics agent", text)
+
+
 def test_kuberay_local_job_succeeded_with_its_token(executed):
     text = executed.text("11_kuberay.ipynb")
     assert "job status: SUCCEEDED" in text
@@ -64,18 +78,38 @@ def test_kuberay_local_job_succeeded_with_its_token(executed):
     assert "\u2713 `pool` is a valid RayCluster 'cpu-pool'" in text
 
 
-def test_kuberay_lesson_catches_the_typo_and_the_float_cpu(executed):
+def test_kuberay_lesson_says_where_its_crds_came_from(executed):
+    """The lesson takes the CRDs through raykit.kuberay.crds(), and says what it found: the same
+    place this test's lookup finds, or the lookup's own message and what strict checks add."""
+    text = executed.text("11_kuberay.ipynb")
+    try:
+        found = crds(sources=TEST_SOURCES)
+    except CRDsNotFound:
+        assert "No KubeRay 1.7.0 CRDs found. Looked at:" in text
+        assert "raykit kuberay crds --download" in text
+        assert "the kit's checks only: strict validation would add unknown fields" in text
+        assert "the kit's checks alone cannot see a misspelt field" in text
+    else:
+        assert str(found) in text
+
+
+def test_kuberay_lesson_catches_the_float_cpu(executed):
     text = outputs_text(executed("11_kuberay.ipynb").output)
-    assert "spec.workerGroupSpec:" in text
     assert re.search(r"containers\[0\]\.resources\.limits\.cpu: .*Fix: .*\"500m\"", text) or (
         "limits.cpu" in text and "500m" in text
     )
     assert "WorkerGroup(cpu=0.5) writes cpu: '500m'" in text
 
 
+def test_kuberay_lesson_catches_the_typo_with_the_crds(executed):
+    crds_or_skip()  # without the CRDs the lesson cannot see the typo, and says so (test above)
+    text = outputs_text(executed("11_kuberay.ipynb").output)
+    assert "with the typo: 1 issue(s)" in text
+    assert "spec.workerGroupSpec:" in text
+
+
 def test_kuberay_manifests_pass_strict_validation_against_the_real_crds(executed):
-    if not CRD_DIR.is_dir():
-        pytest.fail(f"KubeRay CRDs not found at {CRD_DIR}: the repo expects ../shared beside it.")
+    real_crds = crds_or_skip()
     text = outputs_text(executed("11_kuberay.ipynb").output)
     found = re.search(r"wrote (\d+) manifests to (\S+)", text)
     assert found, "lesson 11 writes its manifests and says where"
@@ -86,7 +120,7 @@ def test_kuberay_manifests_pass_strict_validation_against_the_real_crds(executed
     for path in files:
         manifest = yaml.safe_load(path.read_text())
         kinds.add(manifest["kind"])
-        issues = validate(manifest, crd=CRD_DIR)
+        issues = validate(manifest, crd=real_crds)
         assert issues == [], f"{path.name}:\n" + "\n".join(map(str, issues))
     assert kinds == {"RayCluster", "RayJob", "RayService"}
 

@@ -139,11 +139,13 @@ def apply(
     context: str | None = None,
     dry_run: bool = False,
     force_conflicts: bool = False,
+    crd: Any = None,
 ) -> ApplyResult:
     """Validate a manifest, then server-side apply it: a dry run first, then for real.
 
     Both requests use ``fieldManager=raykit`` and strict field validation, so the server rejects
-    unknown fields instead of dropping them. The kit's checks run first, offline.
+    unknown fields instead of dropping them. ``validate`` runs first, offline (against the CRDs
+    of ``RAYKIT_KUBERAY_CRDS`` or the cache, when there are some).
 
     Parameters
     ----------
@@ -160,6 +162,10 @@ def apply(
         Stop after the server-side dry run.
     force_conflicts : bool
         Take over fields another field manager owns (``kubectl apply --force-conflicts``).
+    crd : optional
+        The CRDs for the offline check, as for ``validate``: what ``crds()`` returns, a file or
+        folder, or ``False`` for the kit's own checks only. ``None`` (the default) uses
+        ``RAYKIT_KUBERAY_CRDS`` or the cache when they hold them.
 
     Returns
     -------
@@ -172,7 +178,7 @@ def apply(
         The kit's checks found errors; nothing was sent.
     """
     obj = as_manifest(manifest)
-    warnings = validate_or_raise(obj)
+    warnings = validate_or_raise(obj, crd)
     kind = obj["kind"]
     name = obj["metadata"]["name"]
     found, looked = find_kubeconfig(kubeconfig)
@@ -238,9 +244,14 @@ def apply(
 
 
 def read_crd_from_cluster(
-    kind: str, *, kubeconfig: str | os.PathLike | None = None, context: str | None = None
+    kind: str,
+    *,
+    kubeconfig: str | os.PathLike | None = None,
+    context: str | None = None,
+    timeout: float | None = None,
 ) -> dict:
-    """Read the CRD of ``kind`` (``"RayCluster"`` ...) from the cluster the kubeconfig names."""
+    """Read the CRD of ``kind`` (``"RayCluster"`` ...) from the cluster the kubeconfig names;
+    ``timeout`` bounds the request, in seconds (none by default, as for kubectl)."""
     if kind not in PLURALS:
         raise ConfigError(f"kind={kind!r}: use one of {sorted(PLURALS)}.")
     found, looked = find_kubeconfig(kubeconfig)
@@ -255,6 +266,6 @@ def read_crd_from_cluster(
     group = API_VERSION.split("/")[0]
     # The raw JSON keeps the schema's own key names (x-kubernetes-*, $ref), unlike the models.
     response = api.read_custom_resource_definition(
-        f"{PLURALS[kind]}.{group}", _preload_content=False
+        f"{PLURALS[kind]}.{group}", _preload_content=False, _request_timeout=timeout
     )
     return json.loads(response.data)

@@ -16,6 +16,7 @@ from typing import Any
 
 from .._versions import expected_ray_version
 from ..exceptions import ConfigError
+from ._crds import KubeRayCRDs, local_crds
 from ._facts import (
     API_VERSION,
     AUTOSCALER_V2_ENV,
@@ -608,7 +609,7 @@ def as_manifest(manifest: Any) -> dict:
 
 def validate(
     manifest: Any,
-    crd: Mapping | str | os.PathLike | None = None,
+    crd: KubeRayCRDs | Mapping | str | os.PathLike | bool | None = None,
     *,
     ray_version: str | None = None,
 ) -> list[ValidationIssue]:
@@ -619,10 +620,12 @@ def validate(
     manifest : dict or builder
         A RayCluster, RayJob or RayService manifest as a dict, or a ``RayCluster``/``RayJob``/
         ``RayService`` builder.
-    crd : dict, str or os.PathLike, optional
+    crd : KubeRayCRDs, dict, str, os.PathLike or bool, optional
         The CRD to validate the structure against, as the API server would with strict field
-        validation: a loaded CRD (see ``load_crd``), a CRD file, or a folder of CRD files. Without
-        it only the kit's own checks run.
+        validation: what ``crds()`` returns, a loaded CRD (see ``load_crd``), a CRD file, or a
+        folder of CRD files. ``None`` (the default) uses the CRDs that ``crds()`` finds without
+        the network (``RAYKIT_KUBERAY_CRDS``, then the cache), and only the kit's own checks
+        when there are none; ``False`` runs only the kit's own checks.
     ray_version : str, optional
         The Ray version the client runs. Defaults to the version the kit pins.
 
@@ -630,11 +633,25 @@ def validate(
     -------
     list of ValidationIssue
         Errors first, then warnings. Empty when the manifest is fine.
+
+    Raises
+    ------
+    ConfigError
+        ``RAYKIT_KUBERAY_CRDS`` names a folder without the CRDs (with ``crd=None``), or ``crd``
+        names no CRD file.
+    CRDDigestMismatch
+        With ``crd=None``: a cached CRD file is not the release's.
     """
     obj = as_manifest(manifest)
     issues = kit_checks(obj, ray_version or expected_ray_version())
-    if crd is not None and obj.get("kind") in CLUSTER_SPEC_PATH:
-        if not isinstance(crd, Mapping):
+    if crd is None:
+        crd = local_crds()  # no network here: a download is crds()'s, or the CLI's, to do
+    if crd is True:
+        raise ConfigError("crd=True: pass what crds() returns, a CRD file or folder, or False.")
+    if crd is not None and crd is not False and obj.get("kind") in CLUSTER_SPEC_PATH:
+        if isinstance(crd, KubeRayCRDs):
+            crd = crd.load(obj["kind"])
+        elif not isinstance(crd, Mapping):
             folder = Path(crd).expanduser().is_dir()
             crd = load_crd(crd, kind=obj["kind"] if folder else None)
         # A field the kit already flagged keeps the kit's message: it carries the better fix.
@@ -645,7 +662,7 @@ def validate(
 
 def validate_or_raise(
     manifest: Any,
-    crd: Mapping | str | os.PathLike | None = None,
+    crd: KubeRayCRDs | Mapping | str | os.PathLike | bool | None = None,
     *,
     ray_version: str | None = None,
 ) -> list[ValidationIssue]:
