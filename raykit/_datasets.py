@@ -96,8 +96,8 @@ def dataset_path(name: str) -> Path:
     DatasetNotFound
         The folder or file does not exist; the message names it and how to get it back.
     """
-    relative = PurePosixPath(name)
-    if not name or relative.is_absolute() or ".." in relative.parts:
+    relative = PurePosixPath(os.fspath(name)) if isinstance(name, (str, os.PathLike)) else None
+    if not relative or not relative.parts or relative.is_absolute() or ".." in relative.parts:
         raise ConfigError(
             f"dataset_path(name={name!r}): name must be a relative path inside the datasets "
             f"folder, such as 'digits/train' or 'wine'; shipped sets: {', '.join(_SHIPPED)}."
@@ -116,9 +116,10 @@ def dataset_path(name: str) -> Path:
 
 def _shipped_files(name: str) -> list[Path]:
     """The data files of one shipped set, in name order."""
-    if name not in _SHIPPED:
+    if not isinstance(name, str) or name not in _SHIPPED:
         raise ConfigError(
-            f"unknown dataset {name!r}: choose one of {', '.join(repr(n) for n in _SHIPPED)}."
+            f"name={name!r} is not a shipped dataset: choose one of "
+            f"{', '.join(repr(n) for n in _SHIPPED)}."
         )
     folder_name, suffix = _SHIPPED[name]
     folder = dataset_path(folder_name)
@@ -207,15 +208,18 @@ def read_dataset(name: str) -> ray.data.Dataset:
     return ray.data.from_arrow(_read_tables(name))
 
 
-def _check_generator_args(name: str, n_rows: int, seed: int) -> None:
+def _check_generator_args(caller: str, name: str, n_rows: int, seed: int) -> None:
     """Raise ConfigError for an unknown name, a negative row count or a negative seed."""
-    if name not in _GENERATOR_SOURCES:
+    if not isinstance(name, str) or name not in _GENERATOR_SOURCES:
         choices = ", ".join(repr(n) for n in _GENERATOR_SOURCES)
-        raise ConfigError(f"generate: unknown dataset {name!r}; choose one of {choices}.")
+        raise ConfigError(
+            f"{caller}: name={name!r} is not a set the generator scales up; choose one of "
+            f"{choices}."
+        )
     if isinstance(n_rows, bool) or not isinstance(n_rows, int) or n_rows < 0:
-        raise ConfigError(f"generate: n_rows={n_rows!r} must be a whole number >= 0.")
+        raise ConfigError(f"{caller}: n_rows={n_rows!r} must be a whole number >= 0.")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError(f"generate: seed={seed!r} must be a whole number >= 0.")
+        raise ConfigError(f"{caller}: seed={seed!r} must be a whole number >= 0.")
 
 
 def _source_columns(name: str) -> dict[str, np.ndarray]:
@@ -318,7 +322,7 @@ def generate_rows(name: str, n_rows: int, *, seed: int = 0) -> pd.DataFrame:
         The source's columns, with the id column (``image_id`` or ``wine_id``) renumbered
         ``0..n_rows-1`` and a ``source_id`` column naming the real row each one came from.
     """
-    _check_generator_args(name, n_rows, seed)
+    _check_generator_args("generate_rows", name, n_rows, seed)
     return _generated_table(name, 0, n_rows, seed).to_pandas()
 
 
@@ -363,7 +367,11 @@ def write_generated(
     import pyarrow.csv
     import pyarrow.parquet
 
-    _check_generator_args(name, n_rows, seed)
+    _check_generator_args("write_generated", name, n_rows, seed)
+    if not isinstance(directory, (str, os.PathLike)):
+        raise ConfigError(
+            f"write_generated: directory={directory!r} must be a folder path (a str or a Path)."
+        )
     if isinstance(n_files, bool) or not isinstance(n_files, int) or n_files < 1:
         raise ConfigError(f"write_generated: n_files={n_files!r} must be a whole number >= 1.")
     if file_format not in ("parquet", "csv"):

@@ -5,11 +5,14 @@ from __future__ import annotations
 import collections
 import ipaddress
 import itertools
+import math
+import numbers
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -38,13 +41,34 @@ class LevelResult:
         return (self.requests - self.failures) / self.seconds if self.seconds > 0 else 0.0
 
     def percentile_ms(self, q: float) -> float:
-        """The ``q``-th percentile (0..100) of successful latencies, in milliseconds."""
-        if not self.latencies_s:
-            return float("nan")
-        ordered = sorted(self.latencies_s)
-        # Nearest-rank percentile: p99 of 100 requests is the 99th slowest, a real observation.
-        rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
-        return ordered[rank - 1] * 1000
+        """The ``q``-th percentile (0..100) of successful latencies, in milliseconds.
+
+        Nearest-rank definition: the smallest latency with at least ``q`` % of the requests at
+        or below it, i.e. the ``ceil(q / 100 * n)``-th fastest of ``n`` (the 1st for ``q=0``).
+        It is NumPy's ``np.percentile(..., method="inverted_cdf")`` (Hyndman & Fan type 1):
+        p50 of 10 requests is the 5th fastest, p99 of 100 the 99th, p99 of 10 the slowest.
+        ``nan`` when no request succeeded.
+        """
+        return nearest_rank(self.latencies_s, q) * 1000
+
+
+def nearest_rank(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (0..100) of ``values`` by the nearest-rank method; ``nan`` if empty.
+
+    Why nearest rank and not NumPy's default linear interpolation: a latency percentile should be
+    a latency some request really had (as HdrHistogram and most load tools report it), and for
+    the tail it must not be pulled down by averaging with a faster neighbour: p99 of 100 requests
+    is the 99th, never a blend of the 99th and the 100th.
+    """
+    if isinstance(q, bool) or not isinstance(q, numbers.Real) or not 0 <= q <= 100:
+        raise ConfigError(f"q={q!r}: a percentile is a number from 0 to 100, e.g. q=99.")
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    # Exact arithmetic on q as written: in floats 99.9 / 100 * 1000 is 999.0000000000001, whose
+    # ceiling would turn p99.9 of 1,000 requests into the slowest one (NumPy has that slip).
+    rank = math.ceil(Fraction(str(q)) * len(ordered) / 100)
+    return ordered[min(max(rank, 1), len(ordered)) - 1]
 
 
 class LoadReport:
@@ -194,18 +218,31 @@ def load_test(
     -------
     LoadReport
         ``.table`` (concurrency, requests, failures, rps, p50_ms, p99_ms), ``.plot()``,
-        ``.failures`` and ``.failure_reasons``.
+        ``.failures`` and ``.failure_reasons``. Percentiles are nearest-rank
+        (:meth:`LevelResult.percentile_ms`): each is a latency some request really had.
+
+    Raises
+    ------
+    ConfigError
+        An argument is out of range or of the wrong kind (a URL off this host, no payloads...);
+        the message names it and the fix.
     """
     levels = _check_levels(concurrency)
+    if isinstance(payloads, (str, bytes, Mapping)) or not isinstance(payloads, Iterable):
+        raise ConfigError(
+            f"payloads={payloads!r}: pass a list of payloads to cycle through, even for one "
+            f"payload: payloads=[{payloads!r}]."
+        )
     payloads = list(payloads)
     if not payloads:
         raise ConfigError("payloads is empty: pass at least one payload, e.g. payloads=[{}].")
-    if not 1 <= requests <= MAX_REQUESTS:
+    if not _is_whole(requests) or not 1 <= requests <= MAX_REQUESTS:
         raise ConfigError(f"requests={requests!r}: pass a count from 1 to {MAX_REQUESTS:,}.")
-    if retries < 0:
+    if not _is_whole(retries) or retries < 0:
         raise ConfigError(f"retries={retries!r}: pass 0 (no retry) or a positive count.")
-    if timeout <= 0 or time_limit_s <= 0:
-        raise ConfigError("timeout and time_limit_s must be positive numbers of seconds.")
+    for name, seconds in (("timeout", timeout), ("time_limit_s", time_limit_s)):
+        if not _is_number(seconds) or not 0 < seconds < math.inf:
+            raise ConfigError(f"{name}={seconds!r}: pass a positive number of seconds, e.g. 10.")
     if isinstance(target, str):
         _check_loopback_url(target)
         name = target
@@ -223,17 +260,27 @@ def load_test(
     return LoadReport(results, name, label)
 
 
+def _is_whole(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 def _check_levels(concurrency) -> list[int]:
-    levels = [concurrency] if isinstance(concurrency, int) else list(concurrency)
-    if not levels or any(
-        not isinstance(c, int) or isinstance(c, bool) or not 1 <= c <= MAX_CONCURRENCY
-        for c in levels
-    ):
+    if isinstance(concurrency, numbers.Integral):
+        levels = [concurrency]
+    elif isinstance(concurrency, Iterable) and not isinstance(concurrency, (str, bytes)):
+        levels = list(concurrency)
+    else:
+        levels = []
+    if not levels or any(not _is_whole(c) or not 1 <= c <= MAX_CONCURRENCY for c in levels):
         raise ConfigError(
             f"concurrency={concurrency!r}: pass a whole number of clients from 1 to "
             f"{MAX_CONCURRENCY}, or a list of them, e.g. concurrency=(1, 4, 16)."
         )
-    return levels
+    return [int(c) for c in levels]
 
 
 def _check_loopback_url(url: str) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import numbers
 import statistics
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ._html import render
+from .exceptions import ConfigError
 
 
 @dataclass(frozen=True)
@@ -53,9 +55,19 @@ def measure(fn: Callable[[], object], *, repeat: int = 5, warmup: int = 1) -> Ti
     -------
     Timing
         ``.median``, ``.min``, ``.max`` and ``.runs``, in seconds.
+
+    Raises
+    ------
+    ConfigError
+        ``fn`` is not callable, or ``repeat``/``warmup`` is not a whole number in range.
     """
-    if repeat < 1 or warmup < 0:
-        raise ValueError(f"measure needs repeat >= 1 and warmup >= 0, got {repeat=}, {warmup=}.")
+    if not callable(fn):
+        raise ConfigError(
+            f"fn={fn!r} is not callable: pass a function of no arguments, e.g. "
+            "fn=lambda: ray.get(f.remote())."
+        )
+    _check_count("repeat", repeat, minimum=1)
+    _check_count("warmup", warmup, minimum=0)
     for _ in range(warmup):
         fn()
     runs = []
@@ -71,10 +83,10 @@ class Comparison:
 
     def __init__(self, timings: Mapping[str, Timing], baseline: str | None = None):
         if not timings:
-            raise ValueError("compare needs at least one case.")
+            raise ConfigError("timings is empty: a Comparison needs at least one case.")
         self.timings = dict(timings)
         self.baseline = next(iter(self.timings)) if baseline is None else baseline
-        self._timing(self.baseline)
+        self._timing(self.baseline, "baseline")
 
     @property
     def table(self):
@@ -100,16 +112,17 @@ class Comparison:
 
     def speedup(self, label: str, over: str | None = None) -> float:
         """How many times faster ``label`` is than ``over`` (default: the baseline), by median."""
-        reference = self.median(self.baseline if over is None else over)
-        mine = self.median(label)
+        reference = self._timing(self.baseline if over is None else over, "over").median
+        mine = self._timing(label).median
         return reference / mine if mine > 0 else float("inf")
 
-    def _timing(self, label: str) -> Timing:
+    def _timing(self, label: str, argument: str = "label") -> Timing:
         try:
             return self.timings[label]
-        except KeyError:
-            raise KeyError(
-                f"no case named {label!r}; the cases are {', '.join(map(repr, self.timings))}."
+        except (KeyError, TypeError):
+            raise ConfigError(
+                f"{argument}={label!r}: no case named {label!r}; the cases are "
+                f"{', '.join(map(repr, self.timings))}."
             ) from None
 
     def _rows(self) -> list[dict]:
@@ -170,15 +183,40 @@ def compare(
     Comparison
         Prints as a text table, renders as an HTML table in a notebook; ``.median(label)``,
         ``.speedup(label, over=None)``, ``.table`` (a DataFrame).
+
+    Raises
+    ------
+    ConfigError
+        ``cases`` is empty or not a dict of functions, ``baseline`` is not one of its labels, or a
+        count is out of range; the message names the argument.
     """
-    if not cases:
-        raise ValueError("compare needs at least one case: {label: function}.")
-    if baseline is not None and baseline not in cases:
-        raise KeyError(
-            f"baseline {baseline!r} is not one of the cases {', '.join(map(repr, cases))}."
+    if not isinstance(cases, Mapping):
+        raise ConfigError(
+            f"cases={cases!r}: pass a dict of labelled functions, e.g. "
+            "cases={'loop': run_loop, 'ray': run_ray}."
         )
+    if not cases:
+        raise ConfigError("cases is empty: compare needs at least one case, {label: function}.")
+    not_callable = [label for label, fn in cases.items() if not callable(fn)]
+    if not_callable:
+        raise ConfigError(
+            f"cases[{not_callable[0]!r}] is not a function: each case is a function of no "
+            "arguments, e.g. {'ray': lambda: ray.get(refs)}."
+        )
+    if baseline is not None and baseline not in cases:
+        raise ConfigError(
+            f"baseline={baseline!r} is not one of the cases {', '.join(map(repr, cases))}: "
+            "pass one of those labels, or None for the first case."
+        )
+    _check_count("repeat", repeat, minimum=1)
+    _check_count("warmup", warmup, minimum=0)
     timings = {label: measure(fn, repeat=repeat, warmup=warmup) for label, fn in cases.items()}
     return Comparison(timings, baseline)
+
+
+def _check_count(name: str, value, *, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ConfigError(f"{name}={value!r}: pass a whole number >= {minimum}.")
 
 
 def _fmt_s(seconds: float, like: float | None = None) -> str:

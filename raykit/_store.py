@@ -6,7 +6,8 @@ import functools
 import threading
 import time
 
-from .exceptions import ConfigError
+from ._ray_private import gcs_state, store_counters
+from .exceptions import ConfigError, RayNotRunning
 
 MB = 1_000_000
 
@@ -14,9 +15,7 @@ MB = 1_000_000
 @functools.cache
 def _global_state(gcs_address: str):
     # One GCS client per cluster: building one costs more than the read it serves.
-    from ray._private.internal_api import get_state_from_address
-
-    return get_state_from_address(gcs_address)
+    return gcs_state(gcs_address)
 
 
 def store_stats() -> dict:
@@ -27,22 +26,25 @@ def store_stats() -> dict:
     own counters, the ones ``ray memory --stats-only`` prints; they need no dashboard. (The
     ``object_store_memory`` entry of ``ray.available_resources()`` is a scheduling figure and does
     not go down when objects are stored.)
+
+    Raises
+    ------
+    RayNotRunning
+        This process is not connected to Ray: call ``raykit.init()`` first.
     """
     import ray
 
     if not ray.is_initialized():
-        raise RuntimeError("raykit.store_stats needs a running Ray: call raykit.init() first.")
-    # Ray has no public call for these counters; this private one is what `ray memory` uses.
-    from ray._private.internal_api import get_memory_info_reply
-
+        raise RayNotRunning("raykit.store_stats")
     from ._session import state_api_address
 
+    # Ray has no public call for these counters: _ray_private reads them as `ray memory` does.
     address = state_api_address()
     try:
-        stats = get_memory_info_reply(_global_state(address)).store_stats
+        stats = store_counters(_global_state(address))
     except Exception:  # noqa: BLE001  the cached client may predate a GCS restart: retry afresh
         _global_state.cache_clear()
-        stats = get_memory_info_reply(_global_state(address)).store_stats
+        stats = store_counters(_global_state(address))
     return {
         "used_mb": round(stats.object_store_bytes_used / MB, 1),
         "capacity_mb": round(stats.object_store_bytes_avail / MB, 1),
@@ -60,7 +62,11 @@ class StoreWatch:
     """
 
     def __init__(self, interval_s: float = 0.05):
-        if not isinstance(interval_s, (int, float)) or not interval_s > 0:
+        if (
+            isinstance(interval_s, bool)
+            or not isinstance(interval_s, (int, float))
+            or not (0 < interval_s < float("inf"))
+        ):
             raise ConfigError(
                 f"interval_s={interval_s!r}: give the seconds between samples as a positive "
                 "number, such as interval_s=0.05."

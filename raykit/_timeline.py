@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import io
+import os
 import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from ._ray_private import is_put_ref
 from ._session import state_api_address
+from .exceptions import ConfigError, RayNotRunning
 
 # Ray's workers report task events about once a second, so a finished task shows up in the State
 # API 0.2-1 s later (GUIDE section 1). Poll this long at most before drawing what is there.
@@ -54,7 +57,7 @@ class Timeline:
 
     def save(self, path) -> str:
         """Write the chart to ``path`` (``.png`` or ``.svg``) and return the path as a string."""
-        path = Path(path)
+        path = _check_path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.figure.savefig(path, dpi=110, bbox_inches="tight")
         return str(path)
@@ -107,12 +110,23 @@ def timeline(
     Timeline
         ``.tasks`` (DataFrame), ``.figure``, ``.max_concurrency()``, ``.save(path)``; it displays as
         the chart in a notebook.
+
+    Raises
+    ------
+    ConfigError
+        An argument is of the wrong kind (``refs`` that are not ObjectRefs, a ``path`` matplotlib
+        cannot write, a negative ``wait_s``); the message names it.
+    RayNotRunning
+        This process is not connected to Ray.
     """
     import ray
 
-    if not ray.is_initialized():
-        raise RuntimeError("raykit.timeline needs a running Ray: call raykit.init() first.")
+    _check_args(since, wait_s, title)
+    if path is not None:
+        _check_path(path)
     wanted = None if refs is None else _task_ids(refs)
+    if not ray.is_initialized():
+        raise RayNotRunning("raykit.timeline")
     since_ms = None if since is None else since * 1000.0
     deadline = time.monotonic() + wait_s
     rows, last_seen, last_change = [], None, time.monotonic()
@@ -143,27 +157,50 @@ def timeline(
 def _task_ids(refs) -> set[str]:
     import ray
 
-    refs = [refs] if isinstance(refs, ray.ObjectRef) else list(refs)
+    hint = "Keep the refs: refs = [f.remote(i) for i in ...]."
+    if isinstance(refs, ray.ObjectRef):
+        refs = [refs]
+    elif isinstance(refs, Iterable) and not isinstance(refs, (str, bytes)):
+        refs = list(refs)
+    else:
+        raise ConfigError(
+            f"refs: raykit.timeline takes the ObjectRefs that task calls returned, got a "
+            f"{type(refs).__name__}. {hint}"
+        )
     ids = set()
     for ref in refs:
         if not isinstance(ref, ray.ObjectRef):
-            raise TypeError(
-                f"raykit.timeline takes the ObjectRefs that task calls returned, got a "
-                f"{type(ref).__name__}. Keep the refs: refs = [f.remote(i) for i in ...]."
+            raise ConfigError(
+                f"refs: raykit.timeline takes the ObjectRefs that task calls returned, got a "
+                f"{type(ref).__name__}. {hint}"
             )
         if not is_put_ref(ref):  # a ray.put object was made by no task: nothing to draw
             ids.add(ref.task_id().hex())
     return ids
 
 
-# Ray numbers a task's return objects from 1 and the objects a worker puts from 10**8 up (its
-# kMaxTaskReturns); the index is the last 4 bytes of the id, little-endian.
-_FIRST_PUT_INDEX = 10**8
+def _check_path(path) -> Path:
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = FigureCanvasBase.get_supported_filetypes()  # png, svg, pdf...
+    if not isinstance(path, (str, os.PathLike)) or Path(path).suffix[1:].lower() not in formats:
+        raise ConfigError(
+            f"path={path!r}: pass a file name ending in .png or .svg (or another format "
+            f"matplotlib writes: {', '.join(sorted(formats))}), e.g. path='timeline.png'."
+        )
+    return Path(path)
 
 
-def is_put_ref(ref) -> bool:
-    """Whether ``ref`` names an object made by ``ray.put`` rather than returned by a task."""
-    return int.from_bytes(ref.binary()[-4:], "little") > _FIRST_PUT_INDEX
+def _check_args(since, wait_s, title) -> None:
+    if since is not None and (isinstance(since, bool) or not isinstance(since, (int, float))):
+        raise ConfigError(
+            f"since={since!r}: pass a time.time() taken before the run (a number of seconds), "
+            "e.g. start = time.time() ... raykit.timeline(since=start)."
+        )
+    if isinstance(wait_s, bool) or not isinstance(wait_s, (int, float)) or not wait_s >= 0:
+        raise ConfigError(f"wait_s={wait_s!r}: pass seconds to wait, 0 or more, e.g. wait_s=10.")
+    if title is not None and not isinstance(title, str):
+        raise ConfigError(f"title={title!r}: pass the chart's title as a string, or None.")
 
 
 def _list_job_tasks() -> list:

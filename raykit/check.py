@@ -11,6 +11,9 @@ import sys
 from typing import Any, NoReturn
 
 _MISSING = object()
+# Names a running ``raykit.exercise`` block hides from the checks: they still hold what the kit's
+# solution put there, so they are not the learner's answer.
+_HIDDEN: set[str] = set()
 
 
 class CheckFailed(AssertionError):
@@ -43,6 +46,8 @@ def resolve(answer: Any, depth: int = 2) -> tuple[str, Any]:
     """Return ``(name, value)`` for an answer given as a value or as a name in the caller's
     notebook namespace; the value is a sentinel when the name is not defined."""
     if isinstance(answer, str) and answer.isidentifier():
+        if answer in _HIDDEN:
+            return f"`{answer}`", _MISSING
         namespace = sys._getframe(depth).f_globals
         return f"`{answer}`", namespace.get(answer, _MISSING)
     return "your answer", answer
@@ -178,7 +183,9 @@ def is_actor_handle(answer: Any, of_class: str | None = None, hint: str | None =
             f"{label} is a {type(value).__name__}, not an actor handle.",
             hint or "decorate the class with @ray.remote and create it with MyClass.remote().",
         )
-    class_name = value._ray_actor_creation_function_descriptor.class_name.rsplit(".", 1)[-1]
+    from ._ray_private import actor_class_name
+
+    class_name = actor_class_name(value)
     if of_class is not None and class_name != of_class:
         fail(f"{label} is a {class_name} actor, not a {of_class}.", hint)
     passed(f"{label} is a handle to a {class_name} actor.")
@@ -344,6 +351,10 @@ def close(answer: Any, expected: Any, rel_tol: float = 1e-6, hint: str | None = 
     import math
     import numbers
 
+    from .exceptions import ConfigError
+
+    if isinstance(rel_tol, bool) or not isinstance(rel_tol, int | float) or rel_tol < 0:
+        raise ConfigError(f"rel_tol={rel_tol!r} must be a number >= 0, e.g. rel_tol=0.01.")
     label, value = resolve(answer)
     _require_defined(label, value, hint)
 
@@ -397,7 +408,9 @@ def scaling_config(
             f"{label} has use_gpu={value.use_gpu!r}; this exercise wants use_gpu={use_gpu}.",
             hint,
         )
-    per_worker = value._resources_per_worker_not_none
+    from ._ray_private import resources_per_worker
+
+    per_worker = resources_per_worker(value)
     if cpus_per_worker is not None and per_worker.get("CPU", 0) != cpus_per_worker:
         fail(
             f"each worker of {label} reserves {per_worker.get('CPU', 0):g} CPUs, "

@@ -19,3 +19,17 @@ class NotebookError(RaykitError):
 
 class DatasetNotFound(RaykitError, FileNotFoundError):
     """A shipped dataset file is missing; the message names the file and how to get it back."""
+
+
+class RayNotRunning(RaykitError, RuntimeError):
+    """A raykit function needs a connected Ray and there is none: call ``raykit.init()`` first."""
+
+    def __init__(self, what: str):
+        super().__init__(
+            f"{what} needs a running Ray, and this process is not connected to one: "
+            "call raykit.init() first (or ray.init(address=...) for a cluster you already have)."
+        )
+        self.what = what
+
+    def __reduce__(self):  # rebuild from ``what``, not from the finished message
+        return type(self), (self.what,)

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tomllib
 import zipfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pandas as pd
@@ -249,6 +249,27 @@ def test_names_outside_the_datasets_folder_are_refused(name):
 def test_unknown_set_lists_the_known_ones():
     with pytest.raises(ConfigError, match="'digits/train', 'digits/test', 'wine'"):
         load_dataset("mnist")
+
+
+@pytest.mark.parametrize(
+    "call, fragment",
+    [
+        (lambda: dataset_path(3), "name=3"),
+        (lambda: dataset_path(None), "name=None"),
+        (lambda: load_dataset("mnist"), "name='mnist'"),
+        (lambda: load_dataset(["wine"]), "name=['wine']"),
+        (lambda: read_dataset("mnist"), "name='mnist'"),
+        (lambda: generate_rows(None, 10), "name=None"),
+        (lambda: write_generated("wine", 42, n_rows=10), "directory=42"),
+    ],
+)
+def test_a_name_of_the_wrong_kind_is_named(call, fragment):
+    with pytest.raises(ConfigError, match=re.escape(fragment)):
+        call()
+
+
+def test_a_path_object_names_a_set_too():
+    assert dataset_path(PurePosixPath("wine")) == dataset_path("wine")
 
 
 # --- loading --------------------------------------------------------------------------------------

@@ -6,10 +6,12 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import numpy as np
 import pytest
 
 import raykit
 from raykit import ConfigError
+from raykit._loadgen import LevelResult, LoadReport
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -139,6 +141,15 @@ def test_plot_overlays_two_reports(server):
         ({"requests": 0}, "requests"),
         ({"retries": -1}, "retries"),
         ({"payloads": []}, "payloads"),
+        ({"payloads": {"x": 1}}, "payloads"),
+        ({"payloads": 7}, "payloads"),
+        ({"concurrency": "4"}, "concurrency"),
+        ({"concurrency": 2.0}, "concurrency"),
+        ({"requests": "10"}, "requests"),
+        ({"retries": 0.5}, "retries"),
+        ({"timeout": 0}, "timeout"),
+        ({"timeout": "10"}, "timeout"),
+        ({"time_limit_s": -1}, "time_limit_s"),
     ],
 )
 def test_bad_arguments_raise_config_error_naming_them(kwargs, named):
@@ -146,3 +157,73 @@ def test_bad_arguments_raise_config_error_naming_them(kwargs, named):
     target = args.pop("target")
     with pytest.raises(ConfigError, match=named):
         raykit.load_test(target, **args)
+
+
+# --- percentiles ----------------------------------------------------------------------------------
+
+QS = [0, 1, 25, 50, 90, 95, 99, 99.9, 100]
+SIZES = [*range(1, 201), 256, 999, 1000, 1001, 2000, 4097]
+
+
+def _level(latencies_s) -> LevelResult:
+    return LevelResult(
+        concurrency=1, requests=len(latencies_s), failures=0, seconds=1.0, latencies_s=latencies_s
+    )
+
+
+def test_percentiles_are_numpys_inverted_cdf_on_many_sizes():
+    """Nearest rank, checked against NumPy's own implementation of it on shuffled samples."""
+    rng = np.random.default_rng(12)
+    sizes = SIZES + rng.integers(201, 5000, size=10).tolist()
+    float_slips = []
+    for n in sizes:
+        sample = rng.lognormal(-4, 1, size=n)  # latency-like: a long right tail, no ties
+        level = _level(sample.tolist())
+        for q in QS:
+            ours = level.percentile_ms(q) / 1000
+            theirs = float(np.percentile(sample, q, method="inverted_cdf"))
+            if ours != pytest.approx(theirs, rel=1e-12):
+                float_slips.append((n, q))
+                # NumPy ranks with q / 100 * n in floats; the kit with exact arithmetic. Where
+                # they differ, NumPy is one rank too high, and the kit is the exact rank.
+                exact_rank = -(-round(q * 10) * n // 1000)  # ceil(q * n / 100), q in tenths
+                assert ours == np.sort(sample)[exact_rank - 1]
+                assert theirs == np.sort(sample)[exact_rank]
+    assert {(1000, 99.9), (2000, 99.9)} <= set(float_slips), "the slips the kit avoids"
+    assert len(float_slips) <= 6, "everywhere else the kit and NumPy agree"
+
+
+@pytest.mark.parametrize(
+    "n, q, rank",
+    [
+        (100, 99, 99),
+        (100, 50, 50),
+        (10, 50, 5),
+        (10, 90, 9),
+        (10, 99, 10),
+        (1000, 99.9, 999),
+        (3, 0, 1),
+        (3, 100, 3),
+        (1, 50, 1),
+        (7, 50, 4),
+    ],
+)
+def test_nearest_rank_by_hand(n, q, rank):
+    """The rank written down from the definition: the ceil(q/100 * n)-th fastest, at least 1."""
+    latencies = [i / 1000 for i in range(n, 0, -1)]  # n ms down to 1 ms: sorting is needed
+    assert _level(latencies).percentile_ms(q) == pytest.approx(rank)
+
+
+def test_percentile_of_no_successful_request_is_nan_and_a_bad_q_is_named():
+    assert np.isnan(_level([]).percentile_ms(50))
+    for q in (-1, 101, float("nan"), "99", None):
+        with pytest.raises(ConfigError, match=r"q="):
+            _level([0.1]).percentile_ms(q)
+
+
+def test_the_table_reports_the_nearest_rank_p50_and_p99():
+    """What users read: the table's p50_ms and p99_ms columns, against NumPy on the same data."""
+    latencies = [i / 1000 for i in range(1, 101)]
+    table = LoadReport([_level(latencies)], "fake").table
+    assert table.p50_ms.tolist() == [np.percentile(range(1, 101), 50, method="inverted_cdf")]
+    assert table.p99_ms.tolist() == [99.0], "p99 of 100 requests is the 99th, not the slowest"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
+import numpy as np
 import pytest
 
 import raykit
-from raykit import _measure
+from raykit import ConfigError, _measure
 
 
 class FakeClock:
@@ -55,10 +58,35 @@ def test_short_timings_read_in_milliseconds(clock):
     )
 
 
-@pytest.mark.parametrize("repeat, warmup", [(0, 1), (1, -1)])
-def test_measure_rejects_nonsense_counts(repeat, warmup):
-    with pytest.raises(ValueError, match="repeat >= 1"):
-        raykit.measure(lambda: None, repeat=repeat, warmup=warmup)
+@pytest.mark.parametrize(
+    "kwargs, named",
+    [
+        ({"repeat": 0}, "repeat=0"),
+        ({"repeat": 2.5}, "repeat=2.5"),
+        ({"repeat": "3"}, "repeat='3'"),
+        ({"warmup": -1}, "warmup=-1"),
+        ({"warmup": None}, "warmup=None"),
+    ],
+)
+def test_measure_rejects_nonsense_counts(kwargs, named):
+    with pytest.raises(ConfigError, match=re.escape(named)):
+        raykit.measure(lambda: None, **kwargs)
+
+
+def test_measure_names_a_value_passed_instead_of_a_function():
+    with pytest.raises(ConfigError, match="fn=42 is not callable"):
+        raykit.measure(42)
+
+
+@pytest.mark.parametrize("n", range(1, 12))
+def test_median_is_numpys_median(clock, n):
+    """Odd and even counts: an even count averages the two middle runs, as np.median does."""
+    rng = np.random.default_rng(n)
+    durations = rng.uniform(0.01, 2.0, size=n).tolist()
+    timing = raykit.measure(clock.work(*durations), repeat=n, warmup=0)
+    assert timing.median == pytest.approx(float(np.median(durations)), rel=1e-9)
+    result = raykit.compare({"a": clock.work(*durations)}, repeat=n, warmup=0)
+    assert result.table["median_s"][0] == pytest.approx(float(np.median(durations)), rel=1e-9)
 
 
 def test_compare_speedups_are_relative_to_the_first_case(clock):
@@ -87,12 +115,28 @@ def test_compare_with_a_named_baseline(clock):
 
 def test_compare_names_the_cases_when_a_label_is_wrong(clock):
     result = raykit.compare({"a": clock.work(0, 1.0)}, repeat=1)
-    with pytest.raises(KeyError, match="no case named 'z'; the cases are 'a'"):
+    with pytest.raises(ConfigError, match="label='z': no case named 'z'; the cases are 'a'"):
         result.median("z")
-    with pytest.raises(KeyError, match="baseline 'z'"):
+    with pytest.raises(ConfigError, match="over='z'"):
+        result.speedup("a", over="z")
+    with pytest.raises(ConfigError, match="baseline='z'"):
         raykit.compare({"a": lambda: None}, baseline="z")
-    with pytest.raises(ValueError, match="at least one case"):
+    with pytest.raises(ConfigError, match="cases is empty"):
         raykit.compare({})
+
+
+@pytest.mark.parametrize(
+    "cases, kwargs, named",
+    [
+        ([lambda: None], {}, "cases="),
+        ({"a": 3}, {}, "cases['a']"),
+        ({"a": lambda: None}, {"repeat": 0}, "repeat=0"),
+        ({"a": lambda: None}, {"warmup": -2}, "warmup=-2"),
+    ],
+)
+def test_compare_names_a_bad_argument(cases, kwargs, named):
+    with pytest.raises(ConfigError, match=re.escape(named)):
+        raykit.compare(cases, **kwargs)
 
 
 def test_comparison_prints_a_text_table_and_renders_html(clock):

@@ -13,11 +13,15 @@ def test_store_stats_asks_for_a_running_ray_first():
     import ray
 
     assert not ray.is_initialized()
-    with pytest.raises(RuntimeError, match=r"raykit.init\(\)"):
+    with pytest.raises(raykit.RayNotRunning, match=r"raykit.store_stats .*raykit.init\(\) first"):
         raykit.store_stats()
+    with pytest.raises(RuntimeError, match=r"raykit.init\(\)"):  # what older callers caught
+        raykit.store_stats()
+    with pytest.raises(raykit.RayNotRunning), raykit.watch_store():
+        pass
 
 
-@pytest.mark.parametrize("interval_s", [0, -1, "fast", None])
+@pytest.mark.parametrize("interval_s", [0, -1, "fast", None, True, float("inf")])
 def test_watch_store_names_a_bad_interval(interval_s):
     with pytest.raises(ConfigError, match="interval_s"):
         raykit.watch_store(interval_s)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pandas as pd
@@ -25,6 +26,32 @@ def fails_twice(path):
     if len(open(path).read().splitlines()) <= 2:
         raise RuntimeError("not yet")
     return "ok"
+
+
+# Before the first test that starts the module's cluster: these need no Ray.
+@pytest.mark.parametrize(
+    "kwargs, named",
+    [
+        ({"refs": [1, 2]}, "refs: raykit.timeline takes the ObjectRefs that task calls returned"),
+        ({"refs": 7}, "refs: "),
+        ({"refs": "abc"}, "refs: "),
+        ({"since": "yesterday"}, "since='yesterday'"),
+        ({"wait_s": -1}, "wait_s=-1"),
+        ({"title": 3}, "title=3"),
+        ({"path": "chart.txt"}, "path='chart.txt'"),
+        ({"path": 5}, "path=5"),
+    ],
+)
+def test_bad_arguments_are_named_before_any_cluster_is_needed(kwargs, named):
+    assert not ray.is_initialized()
+    with pytest.raises(raykit.ConfigError, match=re.escape(named)):
+        raykit.timeline(**kwargs)
+
+
+def test_timeline_without_ray_asks_for_raykit_init():
+    assert not ray.is_initialized()
+    with pytest.raises(raykit.RayNotRunning, match=r"raykit.timeline .*raykit.init\(\) first"):
+        raykit.timeline()
 
 
 @pytest.fixture(scope="module")
@@ -105,11 +132,6 @@ def test_saves_png_and_svg_and_displays_as_png(parallel_run, tmp_path):
     assert ax.get_xlabel() == "seconds" and ax.get_ylabel() == "worker"
     assert ax.get_title() == "four naps"
     assert len(ax.get_yticklabels()) == tl.tasks["worker"].nunique()
-
-
-def test_refs_must_be_object_refs(cluster):
-    with pytest.raises(TypeError, match="ObjectRefs that task calls returned"):
-        raykit.timeline([1, 2])
 
 
 @pytest.mark.parametrize(
