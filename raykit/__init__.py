@@ -3,24 +3,55 @@
 from . import check
 from ._datasets import dataset_path, generate_rows, load_dataset, read_dataset, write_generated
 from ._doctor import doctor
+from ._exercise import Exercise, SolutionError, exercise, solution
 from ._loadgen import LoadReport, load_test
 from ._measure import Comparison, Timing, compare, measure
 from ._minicluster import MiniCluster
+from ._predict import Observation, Prediction, observe, predict
+from ._progress import ProgressReport, my_progress
 from ._prometheus import Prometheus, scrape_metrics
 from ._session import Session, init, shutdown
 from ._store import StoreWatch, store_stats, watch_store
 from ._timeline import Timeline, timeline
-from ._widgets import ClusterView, progress
-from .exceptions import ClusterUnreachable, ConfigError, NotebookError, RaykitError
+from .check import CheckFailed
+from .exceptions import (
+    ClusterUnreachable,
+    ConfigError,
+    DatasetNotFound,
+    NotebookError,
+    RaykitError,
+    RayNotRunning,
+)
+
+# Loaded on first use, so that `import raykit` does not import ipywidgets (a terminal, a Ray
+# worker or a job script never draws a widget).
+_LAZY = {"ClusterView": "._widgets", "progress": "._widgets"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value  # later look-ups skip this function
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 __all__ = [
+    "CheckFailed",
     "ClusterView",
     "ClusterUnreachable",
     "Comparison",
     "ConfigError",
+    "DatasetNotFound",
     "NotebookError",
     "Prometheus",
     "RaykitError",
+    "RayNotRunning",
     "Session",
     "Timeline",
     "Timing",
@@ -28,6 +59,16 @@ __all__ = [
     "compare",
     "dataset_path",
     "doctor",
+    "Exercise",
+    "exercise",
+    "my_progress",
+    "Observation",
+    "observe",
+    "predict",
+    "Prediction",
+    "ProgressReport",
+    "solution",
+    "SolutionError",
     "generate_rows",
     "init",
     "LoadReport",

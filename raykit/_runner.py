@@ -135,8 +135,6 @@ def run_notebooks(
     echo
         Print a line per notebook as it finishes, and a failing cell's source and error.
     """
-    import papermill
-
     paths = [check_notebook(p) for p in (discover_notebooks() if notebooks is None else notebooks)]
     if not paths:
         raise NotebookError("no notebooks to run.")
@@ -147,34 +145,50 @@ def run_notebooks(
     report = RunReport()
     with _environment({SMOKE_ENV: "1"} if smoke else {}):
         for path in paths:
-            output = out_dir / path.name
-            start = time.perf_counter()
-            result = NotebookResult(str(path), str(output), "passed", 0.0)
-            try:
-                papermill.execute_notebook(
-                    str(path),
-                    str(output),
-                    parameters=params,
-                    kernel_name=kernel_name,
-                    execution_timeout=timeout,
-                    progress_bar=False,
-                    cwd=str(path.parent),
-                )
-            except papermill.PapermillExecutionError as exc:
-                result.status = "failed"
-                result.error = f"{exc.ename}: {exc.evalue}"
-                result.cell_index = exc.cell_index
-                result.cell_source = exc.source
-            except Exception as exc:  # kernel died, cell timeout, unreadable output...
-                result.status = "failed"
-                result.error = f"{type(exc).__name__}: {exc}"
-            result.seconds = round(time.perf_counter() - start, 2)
+            result = _execute(path, out_dir / path.name, params, timeout, kernel_name)
             report.results.append(result)
             if echo:
                 print(f"{result.status:<6} {result.seconds:7.1f} s  {path}", flush=True)
                 if not result.passed:
                     print(_describe_failure(result), flush=True)
     return report
+
+
+def _execute(
+    path: Path,
+    output: Path,
+    params: Mapping[str, object],
+    timeout: int,
+    kernel_name: str | None,
+    allow_errors: bool = False,
+) -> NotebookResult:
+    """Run one notebook with papermill into ``output``; a failure is recorded, not raised. With
+    ``allow_errors`` every cell runs even after one fails; the first error is still reported."""
+    import papermill
+
+    start = time.perf_counter()
+    result = NotebookResult(str(path), str(output), "passed", 0.0)
+    try:
+        papermill.execute_notebook(
+            str(path),
+            str(output),
+            parameters=dict(params),
+            kernel_name=kernel_name,
+            execution_timeout=timeout,
+            progress_bar=False,
+            cwd=str(path.parent),
+            allow_errors=allow_errors,
+        )
+    except papermill.PapermillExecutionError as exc:
+        result.status = "failed"
+        result.error = f"{exc.ename}: {exc.evalue}"
+        result.cell_index = exc.cell_index
+        result.cell_source = exc.source
+    except Exception as exc:  # kernel died, cell timeout, unreadable output...
+        result.status = "failed"
+        result.error = f"{type(exc).__name__}: {exc}"
+    result.seconds = round(time.perf_counter() - start, 2)
+    return result
 
 
 def _describe_failure(result: NotebookResult) -> str:

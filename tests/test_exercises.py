@@ -1,51 +1,209 @@
-"""Every exercise has a hidden solution and a self-check that fails, with a hint, on a blank answer.
+"""Every exercise in notebooks/, three ways, in its lesson's own kernel: left blank (the solution
+fills in and the check says so), the solution's code typed in (passes as the learner's), and each
+wrong answer in tests/exercise_wrong_answers.py (fails with a hint, not a traceback).
 
-The self-checks pass in the papermill runs (tests/test_notebooks.py) because the solutions ran;
-here each self-check cell runs in a namespace where the learner wrote nothing, and must raise
-``CheckFailed`` (a hint), not a ``NameError`` or any other traceback.
+Exercises are discovered from the notebooks: a cell tagged ``exercise``, the hidden ``solution``
+cell opening with ``%%solution <id>``, and the ``self-check`` cell's ``raykit.exercise(<id>, ...)``.
+Each lesson runs once, in small mode, in one kernel: its cells in order, and at each exercise
+every variant (the exercise's names deleted in between), then on to the end, cleanup included.
 """
 
 from __future__ import annotations
 
+import json
+import re
+
 import nbformat
 import pytest
+from _kernel import CellRun, Kernel
 from conftest import NOTEBOOKS
+from exercise_wrong_answers import WRONG_ANSWERS
 
+from raykit._exercise import ExerciseCells, find_exercises
 from raykit._runner import discover_notebooks
-from raykit.check import CheckFailed
+
+LESSONS = discover_notebooks(NOTEBOOKS)
+FOUND = [(path, ex) for path in LESSONS for ex in find_exercises(path)]
+GOOD = [(path, ex) for path, ex in FOUND if not ex.problems and ex.check_index is not None]
+KIT_SAID = "passed with the kit's solution, not your code"
+CELL_TIMEOUT_S = 900
 
 
-def _exercises():
-    for path in discover_notebooks(NOTEBOOKS):
-        cells = nbformat.read(path, as_version=4).cells
-        for index, cell in enumerate(cells):
-            if "self-check" in cell.metadata.get("tags", []):
-                yield pytest.param(path, index, cell.source, id=f"{path.stem}-cell{index}")
+def _ids(pairs):
+    return [ex.id for _, ex in pairs]
 
 
-EXERCISES = list(_exercises())
+# --- the layout, read from the notebooks (no kernel) -----------------------------------------
 
 
-def test_every_lesson_after_the_map_has_an_exercise():
-    with_checks = {p.values[0].name for p in EXERCISES}
-    assert with_checks == {p.name for p in discover_notebooks(NOTEBOOKS)}
+def test_every_lesson_has_an_exercise():
+    assert {p.name for p, _ in FOUND} == {p.name for p in LESSONS}
 
 
-@pytest.mark.parametrize("path, index, source", EXERCISES)
-def test_self_check_is_preceded_by_a_hidden_solution(path, index, source):
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+def test_every_self_check_opens_raykit_exercise(path):
+    nb = nbformat.read(path, as_version=4)
+    checks = [c for c in nb.cells if "self-check" in c.metadata.get("tags", [])]
+    assert checks
+    for cell in checks:
+        assert re.match(r'with raykit\.exercise\("[^"]+", names=\[', cell.source), (
+            f"the self-check must open `with raykit.exercise(...)`:\n{cell.source}"
+        )
+
+
+@pytest.mark.parametrize("path, ex", FOUND, ids=_ids(FOUND))
+def test_exercise_cells_follow_the_layout(path, ex: ExerciseCells):
+    assert not ex.problems, ex.problems
+    assert ex.id.split(".")[0] == path.name[:2], "the id starts with the lesson's number"
+    nb = nbformat.read(path, as_version=4)
+    learner = nb.cells[ex.exercise_index].source
+    assert "# Your code here" in learner
+    assert all(not line.strip() or line.lstrip().startswith("#") for line in learner.splitlines())
+    solution = nb.cells[ex.solution_index]
+    assert solution.source.startswith(f"%%solution {ex.id}\n")
+    assert solution.metadata["jupyter"]["source_hidden"] is True
+    assert all(re.search(rf"\b{name}\b", ex.solution_code) for name in ex.names)
+
+
+def test_exercise_ids_are_unique():
+    ids = [ex.id for _, ex in FOUND]
+    assert len(ids) == len(set(ids)), ids
+
+
+@pytest.mark.parametrize("path, ex", FOUND, ids=_ids(FOUND))
+def test_every_exercise_has_a_wrong_answer_in_the_test_data(path, ex):
+    assert WRONG_ANSWERS.get(ex.id), f"add a plausible wrong answer for {ex.id} to WRONG_ANSWERS"
+
+
+def test_the_test_data_names_only_existing_exercises():
+    assert set(WRONG_ANSWERS) <= {ex.id for _, ex in FOUND}
+
+
+# --- three ways, in the lesson's kernel --------------------------------------------------------
+
+
+class _LessonRuns:
+    """Runs each lesson once (all of its exercises' variants) and keeps what each printed."""
+
+    def __init__(self, home):
+        self.home = home
+        self.results: dict[str, dict] = {}
+
+    def __call__(self, path) -> dict:
+        if path.name not in self.results:
+            self.results[path.name] = _run_lesson(path, self.home)
+        return self.results[path.name]
+
+
+def _run_lesson(path, home) -> dict:
+    nb = nbformat.read(path, as_version=4)
+    exercises = {ex.check_index: ex for p, ex in GOOD if p == path}
+    variant_cells = {i for ex in exercises.values() for i in (ex.exercise_index, ex.solution_index)}
+    code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    results: dict = {"_cells": []}
+    env = {"RAYKIT_SMOKE": "1", "RAYKIT_HOME": home}
+    with Kernel(path.parent, env=env, timeout=CELL_TIMEOUT_S) as kernel:
+        for index in code:
+            if index in variant_cells:
+                continue
+            if index in exercises:
+                results[exercises[index].id] = _variants(kernel, nb, exercises[index])
+                continue
+            run = kernel.run(nb.cells[index].source)
+            results["_cells"].append((index, run))
+            if not run.ok:
+                results["_failed"] = (index, run.error["ename"], run.error["evalue"])
+                kernel.run(nb.cells[code[-1]].source)  # the cleanup cell: stop what it started
+                break
+    return results
+
+
+def _variants(kernel: Kernel, nb, ex: ExerciseCells) -> dict[str, tuple[CellRun, CellRun]]:
+    solution_cell = nb.cells[ex.solution_index].source
+    check_cell = nb.cells[ex.check_index].source
+
+    def attempt(learner_source: str, solutions: str) -> tuple[CellRun, CellRun]:
+        # A fresh start for this exercise's names, so one variant's answer cannot pass another.
+        kernel.run(
+            f"for _name in {json.dumps(ex.names)}:\n    globals().pop(_name, None)\n"
+            f"__import__('os').environ['RAYKIT_SOLUTIONS'] = {solutions!r}"
+        )
+        learner = kernel.run(learner_source)
+        kernel.run(solution_cell)
+        return learner, kernel.run(check_cell)
+
+    found = {}
+    for n, wrong in enumerate(WRONG_ANSWERS.get(ex.id, [])):
+        found[f"wrong-{n}"] = attempt(wrong, "off")
+    found["blank"] = attempt(nb.cells[ex.exercise_index].source, "on")
+    # Last, so the lesson goes on with the learner's (right) answer in place.
+    found["typed"] = attempt(ex.solution_code, "off")
+    kernel.run("__import__('os').environ['RAYKIT_SOLUTIONS'] = 'on'")
+    return found
+
+
+@pytest.fixture(scope="session")
+def lesson_runs(tmp_path_factory):
+    return _LessonRuns(str(tmp_path_factory.mktemp("raykit_home")))
+
+
+def _outcome(lesson_runs, path, ex, variant) -> tuple[CellRun, CellRun]:
+    results = lesson_runs(path)
+    if ex.id not in results:
+        pytest.fail(f"{path.name} stopped before {ex.id}: cell {results.get('_failed')}")
+    return results[ex.id][variant]
+
+
+def _show(run: CellRun) -> str:
+    return run.text + (json.dumps(run.error["traceback"]) if run.error else "")
+
+
+WRONG = [
+    pytest.param(path, ex, n, id=f"{ex.id}-{n}")
+    for path, ex in GOOD
+    for n in range(len(WRONG_ANSWERS.get(ex.id, [])))
+]
+
+
+@pytest.mark.ray_cluster
+@pytest.mark.timeout(3600)
+@pytest.mark.parametrize("path, ex", GOOD, ids=_ids(GOOD))
+def test_blank_answer_the_solution_fills_in_and_says_so(lesson_runs, path, ex):
+    learner, check = _outcome(lesson_runs, path, ex, "blank")
+    assert learner.ok and check.ok, _show(check)
+    assert f"\u2713 {ex.id}: {KIT_SAID}" in check.text
+
+
+@pytest.mark.ray_cluster
+@pytest.mark.timeout(3600)
+@pytest.mark.parametrize("path, ex", GOOD, ids=_ids(GOOD))
+def test_the_solution_typed_in_passes_as_the_learners(lesson_runs, path, ex):
+    learner, check = _outcome(lesson_runs, path, ex, "typed")
+    assert learner.ok, _show(learner)
+    assert check.ok, _show(check)
+    assert f"\u2713 {ex.id}: solved by you." in check.text
+    assert "Nothing of yours" not in check.text, "the solution did not run"
+
+
+@pytest.mark.ray_cluster
+@pytest.mark.timeout(3600)
+@pytest.mark.parametrize("path, ex, n", WRONG)
+def test_a_wrong_answer_fails_with_a_hint_not_a_traceback(lesson_runs, path, ex, n):
+    learner, check = _outcome(lesson_runs, path, ex, f"wrong-{n}")
+    assert learner.ok, f"the wrong answer itself must run:\n{_show(learner)}"
+    assert check.error is not None, f"the check passed a wrong answer:\n{check.text}"
+    assert check.error["ename"] == "CheckFailed", _show(check)
+    lines = check.error["traceback"]
+    assert lines[0].startswith("\u2717 Not yet: ") and len(lines) <= 2, lines
+    assert "Traceback" not in "".join(lines)
+
+
+@pytest.mark.ray_cluster
+@pytest.mark.timeout(3600)
+@pytest.mark.parametrize("path", sorted({p for p, _ in GOOD}), ids=lambda p: p.stem)
+def test_the_lesson_runs_to_its_end_around_the_variants(lesson_runs, path):
+    results = lesson_runs(path)
+    assert "_failed" not in results, results.get("_failed")
     cells = nbformat.read(path, as_version=4).cells
-    before = [c for c in cells[:index] if c.cell_type == "code"]
-    solution = before[-1]
-    assert "solution" in solution.metadata.get("tags", []), "a solution cell comes before the check"
-    assert solution.metadata.get("jupyter", {}).get("source_hidden") is True
-    blank = before[-2]
-    assert blank.source.strip() == "# Your code here", "the learner's cell comes before it"
-
-
-@pytest.mark.parametrize("path, index, source", EXERCISES)
-def test_self_check_fails_with_a_hint_on_a_blank_answer(path, index, source):
-    namespace = {"__name__": "__main__"}
-    exec("import raykit, ray", namespace)
-    with pytest.raises(CheckFailed) as info:
-        exec(source, namespace)
-    assert "Not yet" in info.value._render_traceback_()[0]
+    last = max(i for i, c in enumerate(cells) if c.cell_type == "code")
+    assert results["_cells"][-1][0] == last, "the cleanup cell ran"

@@ -120,3 +120,14 @@ def test_committed_notebooks_follow_the_conventions(path):
         if "solution" in cell.metadata.get("tags", []):
             assert cell.metadata.get("jupyter", {}).get("source_hidden"), "hide solutions"
     assert "shutdown()" in code[-1].source, "the last cell cleans up"
+
+
+def test_with_errors_allowed_every_cell_runs_and_the_first_error_is_reported(tmp_path):
+    """What ``raykit grade`` relies on: a failed cell does not stop the notebook."""
+    from raykit._runner import _execute
+
+    result = _execute(
+        FIXTURES / "failing.ipynb", tmp_path / "out.ipynb", {}, 60, None, allow_errors=True
+    )
+    assert result.status == "failed" and result.error == "ValueError: deliberate failure, N=1"
+    assert "never reached" in outputs_text(tmp_path / "out.ipynb")
