@@ -156,13 +156,12 @@ def test_a_second_cluster_sizes_its_store_to_what_the_first_left(tmp_path):
     assert first_store + second_store <= total
 
 
-def test_token_auth_off_lasts_for_that_cluster_only(monkeypatch):
+def test_token_auth_off_lasts_for_that_cluster_only():
     import raykit
     from raykit import _ray_private
 
     raykit.shutdown()  # the module's cluster: init would return it, ignoring token_auth
-    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
-    _ray_private.refresh_auth_mode()
+    before_env = os.environ.get("RAY_AUTH_MODE")
     before = _ray_private.token_auth_enabled()
     raykit.init(num_cpus=1, token_auth=False)
     try:
@@ -170,7 +169,7 @@ def test_token_auth_off_lasts_for_that_cluster_only(monkeypatch):
         assert not _ray_private.token_auth_enabled()
     finally:
         raykit.shutdown()
-    assert "RAY_AUTH_MODE" not in os.environ
+    assert os.environ.get("RAY_AUTH_MODE") == before_env
     assert _ray_private.token_auth_enabled() == before
 
 
