@@ -1,0 +1,1 @@
+"""Wrong answers per lesson, gathered by tests/exercise_wrong_answers.py."""
