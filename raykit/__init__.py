@@ -13,6 +13,7 @@ from ._prometheus import Prometheus, scrape_metrics
 from ._session import Session, init, shutdown
 from ._store import StoreWatch, store_stats, watch_store
 from ._timeline import Timeline, timeline
+from ._wait import WaitTimedOut, wait_until
 from .check import CheckFailed
 from .exceptions import (
     ClusterUnreachable,
@@ -83,6 +84,8 @@ __all__ = [
     "store_stats",
     "StoreWatch",
     "timeline",
+    "wait_until",
+    "WaitTimedOut",
     "watch_store",
     "write_generated",
 ]

@@ -130,6 +130,7 @@ BAD_CALLS = [
     _bad("load_test", lambda: raykit.load_test(print, payloads=[1], requests="9"), "requests"),
     _bad("load_test", lambda: raykit.load_test(print, payloads=[1], timeout=0), "timeout"),
     _bad("watch_store", lambda: raykit.watch_store(0), "interval_s"),
+    _bad("wait_until", lambda: raykit.wait_until(lambda: True, timeout_s=-1), "timeout_s"),
     _bad("timeline", lambda: raykit.timeline([1]), "refs"),
     _bad("timeline", lambda: raykit.timeline(wait_s=-1), "wait_s"),
     _bad("timeline", lambda: raykit.timeline(path="out.doc"), "path"),
