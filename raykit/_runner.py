@@ -13,6 +13,7 @@ from pathlib import Path
 
 import nbformat
 
+from . import _ray_private
 from .exceptions import NotebookError
 
 SMOKE_ENV = "RAYKIT_SMOKE"
@@ -143,7 +144,7 @@ def run_notebooks(
     out_dir.mkdir(parents=True, exist_ok=True)
 
     report = RunReport()
-    with _environment({SMOKE_ENV: "1"} if smoke else {}):
+    with _environment(_kernel_environment(smoke)):
         for path in paths:
             result = _execute(path, out_dir / path.name, params, timeout, kernel_name)
             report.results.append(result)
@@ -205,6 +206,16 @@ def _default_notebook_dir() -> Path:
     if here.is_dir():
         return here
     return Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def _kernel_environment(smoke: bool) -> dict[str, str]:
+    """What the lessons' kernels get: small mode when asked, and Ray's single-host mode when the
+    lessons start local clusters (no ``RAY_ADDRESS``), so that even a plain ``ray.init()`` in a
+    lesson listens on 127.0.0.1 only, as ``raykit.init()`` does."""
+    values = {SMOKE_ENV: "1"} if smoke else {}
+    if not os.environ.get("RAY_ADDRESS"):
+        values[_ray_private.SINGLE_HOST_ENV] = "0"
+    return values
 
 
 @contextmanager

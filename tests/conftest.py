@@ -29,6 +29,10 @@ os.environ["RAY_TMPDIR"] = RAY_TMP
 # Exercise progress the lessons record while the suite runs them goes here, not into the
 # developer's own ~/.raykit/progress.json.
 os.environ["RAYKIT_HOME"] = os.path.join(RAY_TMP, "raykit-home")
+# A lesson's plain ray.init() (lesson 00 shows Ray's own entry points) listens on 127.0.0.1 only
+# in Ray's single-host mode, as `raykit run` and `make lab` set it for local clusters.
+if not os.environ.get("RAY_ADDRESS"):
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 
 def ray_processes_of_suite() -> list[str]:

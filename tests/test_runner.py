@@ -131,3 +131,17 @@ def test_with_errors_allowed_every_cell_runs_and_the_first_error_is_reported(tmp
     )
     assert result.status == "failed" and result.error == "ValueError: deliberate failure, N=1"
     assert "never reached" in outputs_text(tmp_path / "out.ipynb")
+
+
+def test_kernels_get_rays_single_host_mode_only_for_local_clusters(monkeypatch):
+    """A lesson's plain ray.init() then listens on 127.0.0.1; a driver of a remote cluster
+    (RAY_ADDRESS) must stay reachable, so it is left alone there."""
+    from raykit._runner import _kernel_environment
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    assert _kernel_environment(smoke=True) == {
+        "RAYKIT_SMOKE": "1",
+        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+    }
+    monkeypatch.setenv("RAY_ADDRESS", "ray://127.0.0.1:10001")
+    assert _kernel_environment(smoke=False) == {}
