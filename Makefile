@@ -33,4 +33,4 @@ test: $(STAMP) system-deps
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check raykit tests
+	$(BIN)/ruff check raykit tests scripts

@@ -15,10 +15,11 @@ from ._exercise import GRADE_LOG_ENV, SOLUTIONS_ENV, find_exercises
 from ._progress import HOME_ENV
 from ._runner import (
     DEFAULT_CELL_TIMEOUT_S,
-    SMOKE_ENV,
     NotebookResult,
     _environment,
     _execute,
+    _kernel_environment,
+    save_and_print,
 )
 from .exceptions import NotebookError
 
@@ -227,9 +228,7 @@ def grade_notebooks(
         with tempfile.TemporaryDirectory(prefix="raykit-grade-") as scratch:
             log_path = Path(scratch) / "grade.jsonl"
             env = {SOLUTIONS_ENV: "off", GRADE_LOG_ENV: str(log_path), HOME_ENV: scratch}
-            if smoke:
-                env[SMOKE_ENV] = "1"
-            with _environment(env):
+            with _environment({**_kernel_environment(smoke), **env}):
                 run = _execute(path, output, {}, timeout, kernel_name, allow_errors=True)
             grades = _grades_from(path, ids[path], log_path, run)
         report.runs.append(run)
@@ -255,9 +254,5 @@ def grade_command(args) -> int:
     except NotebookError as exc:
         print(f"raykit grade: {exc}", file=sys.stderr)
         return 2
-    report.write_json(args.output_dir / "grades.json")
-    report.write_junit(args.output_dir / "junit.xml")
-    print()
-    print(report.table())
-    print(f"executed notebooks, grades.json and junit.xml in {args.output_dir}/")
+    save_and_print(report, args.output_dir, "grades.json")
     return 0 if report.ok else 1

@@ -231,3 +231,13 @@ def _environment(values: Mapping[str, str]):
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = old
+
+
+def save_and_print(report, output_dir: Path, json_name: str) -> None:
+    """What ``raykit run`` and ``raykit grade`` do with their report: JSON and JUnit XML beside
+    the executed notebooks, then the table."""
+    report.write_json(output_dir / json_name)
+    report.write_junit(output_dir / "junit.xml")
+    print()
+    print(report.table())
+    print(f"executed notebooks, {json_name} and junit.xml in {output_dir}/")

@@ -7,7 +7,7 @@ import ast
 import sys
 from pathlib import Path
 
-from ._runner import DEFAULT_CELL_TIMEOUT_S, run_notebooks
+from ._runner import DEFAULT_CELL_TIMEOUT_S, run_notebooks, save_and_print
 from .exceptions import NotebookError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -133,11 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     except NotebookError as exc:
         print(f"raykit run: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    report.write_json(args.output_dir / "summary.json")
-    report.write_junit(args.output_dir / "junit.xml")
-    print()
-    print(report.table())
-    print(f"executed notebooks, summary.json and junit.xml in {args.output_dir}/")
+    save_and_print(report, args.output_dir, "summary.json")
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
