@@ -20,6 +20,10 @@ NOTEBOOKS = ROOT / "notebooks"
 SHARED_CRDS = ROOT.parent / "shared" / "kuberay" / "crds"
 if not os.environ.get("RAYKIT_KUBERAY_CRDS") and SHARED_CRDS.is_dir():
     os.environ["RAYKIT_KUBERAY_CRDS"] = str(SHARED_CRDS)
+# KubeRay's own sample manifests of that release, the same way (tests/test_kuberay_samples.py).
+SHARED_SAMPLES = SHARED_CRDS.parent / "samples"
+if not os.environ.get("RAYKIT_KUBERAY_SAMPLES") and SHARED_SAMPLES.is_dir():
+    os.environ["RAYKIT_KUBERAY_SAMPLES"] = str(SHARED_SAMPLES)
 
 # Every Ray cluster the suite starts (in this process, in notebook kernels, in subprocesses) keeps
 # its sockets and logs under this folder, so its processes can be told apart from anyone else's

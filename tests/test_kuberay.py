@@ -170,10 +170,29 @@ def test_to_yaml_writes_serve_config_as_block():
 # --- broken manifests: each fails at the field that is wrong --------------------------------
 
 
+def _cluster_builder() -> RayCluster:
+    return RayCluster("demo", worker_groups=[WorkerGroup("cpu", cpu=2, replicas=1, max_replicas=3)])
+
+
 def _cluster() -> dict:
-    return RayCluster(
-        "demo", worker_groups=[WorkerGroup("cpu", cpu=2, replicas=1, max_replicas=3)]
-    ).to_dict()
+    return _cluster_builder().to_dict()
+
+
+def _cluster_spec(m: dict) -> dict:
+    return {"RayCluster": m["spec"], "RayJob": m["spec"].get("rayClusterSpec"),
+            "RayService": m["spec"].get("rayClusterConfig")}[m["kind"]]  # fmt: skip
+
+
+def _set_ray(m: dict, tag: str, ray_version: str | None = "same") -> dict:
+    """Every group on ``rayproject/ray:<tag>``; rayVersion that Ray, another, or none (None)."""
+    spec = _cluster_spec(m)
+    for group in [spec["headGroupSpec"], *spec.get("workerGroupSpecs", [])]:
+        group["template"]["spec"]["containers"][0]["image"] = f"rayproject/ray:{tag}"
+    if ray_version is None:
+        spec.pop("rayVersion", None)
+    else:
+        spec["rayVersion"] = tag.split("-")[0] if ray_version == "same" else ray_version
+    return m
 
 
 def _worker(m: dict) -> dict:
@@ -205,7 +224,11 @@ def _replicas_over_max(m):
 
 
 def _versions(m):
-    _head_container(m)["image"] = "rayproject/ray:2.50.0-py311"
+    _worker(m)["template"]["spec"]["containers"][0]["image"] = "rayproject/ray:2.50.0-py311"
+
+
+def _pythons(m):
+    _worker(m)["template"]["spec"]["containers"][0]["image"] = f"rayproject/ray:{PINNED}-py310"
 
 
 def _ray_version(m):
@@ -262,7 +285,8 @@ BROKEN_CLUSTERS = [
     (_numeric_param, f"{WORKER}.rayStartParams.num-cpus", "ray-start-params-string", '"4"'),
     (_min_over_max, f"{WORKER}.minReplicas", "replicas-range", "greater than maxReplicas"),
     (_replicas_over_max, f"{WORKER}.replicas", "replicas-range", "between 0 and 3"),
-    (_versions, f"{HEAD_CONTAINER}.image", "image-version", "2.50.0"),
+    (_versions, f"{WORKER}.template.spec.containers[0].image", "image-version", "2.50.0"),
+    (_pythons, f"{WORKER}.template.spec.containers[0].image", "image-python", "py310"),
     (_ray_version, "spec.rayVersion", "ray-version", "2.59.0"),
     (_long_name, "metadata.name", "name-length", "53"),
     (_both_ft, "metadata.annotations[ray.io/ft-enabled]", "gcs-ft-both",
@@ -425,12 +449,11 @@ def test_gpu_limits_must_match_ray_gpus():
         "gpu-count",
     )
     assert "1 nvidia.com/gpu" in hit.message
-    # Ray told of GPUs on a group whose Pods have none.
-    manifest = full_cluster().to_dict()
-    manifest["spec"]["workerGroupSpecs"][1]["rayStartParams"] = {"num-gpus": "1"}
-    (hit,) = [i for i in validate(manifest) if i.severity == "error"]
-    assert hit.path == "spec.workerGroupSpecs[1].rayStartParams.num-gpus"
-    assert "no nvidia.com/gpu" in hit.message
+    # Fewer than the Pod has: it runs, with GPUs left idle.
+    gpu["rayStartParams"]["num-gpus"] = "0"
+    (hit,) = validate(manifest)
+    assert (hit.check, hit.severity) == ("gpu-count", "warning")
+    assert "idle" in hit.message
     # requests must equal limits for an extended resource
     manifest = full_cluster().to_dict()
     resources = manifest["spec"]["workerGroupSpecs"][0]["template"]["spec"]["containers"][0][
@@ -449,14 +472,19 @@ def test_gpu_group_on_cpu_image_warns():
     assert (hit.check, hit.severity) == ("image-gpu", "warning")
 
 
-def test_unpinned_and_other_python_images():
-    manifest = _cluster()
-    _head_container(manifest)["image"] = "rayproject/ray:latest"
-    (hit,) = [i for i in validate(manifest) if i.severity == "error"]
-    assert (hit.path, hit.check) == (f"{HEAD_CONTAINER}.image", "image-version")
-    _head_container(manifest)["image"] = f"rayproject/ray:{PINNED}-py310"
-    (hit,) = validate(manifest)
-    assert (hit.check, hit.severity) == ("image-python", "warning")
+def test_other_python_than_the_client_matters_to_a_raycluster_only():
+    """Ray Client needs the client's Python; a RayJob runs its entrypoint inside the image."""
+    cluster = _set_ray(_cluster(), f"{PINNED}-py310")
+    (hit,) = validate(cluster)
+    assert (hit.path, hit.check, hit.severity) == (
+        f"{HEAD_CONTAINER}.image",
+        "image-python",
+        "warning",
+    )
+    assert "Ray Client" in hit.message and PYTHON_TAG in hit.message
+    job = _set_ray(RayJob("train", "python train.py", cluster=_cluster_builder()).to_dict(),
+                   f"{PINNED}-py310")  # fmt: skip
+    assert validate(job) == []
 
 
 def test_legacy_ft_annotation_alone_warns():
@@ -477,6 +505,153 @@ def test_wrong_crd_and_unknown_kind(crds):
 def test_validate_rejects_text():
     with pytest.raises(ConfigError, match="yaml.safe_load"):
         validate("apiVersion: ray.io/v1")
+
+
+# --- manifests written by others: what runs is accepted, with a warning where it is worth one --
+
+
+def _job() -> dict:
+    return RayJob("train", "python train.py", cluster=_cluster_builder()).to_dict()
+
+
+def _service() -> dict:
+    return RayService("svc", "app:deployment", cluster=_cluster_builder()).to_dict()
+
+
+CLIENT_REACH = {
+    "RayCluster": (_cluster, "For a RayCluster it matters only to a Ray Client connection"),
+    "RayJob": (_job, "A RayJob's entrypoint runs inside the cluster's image, so the local "
+               "client's version does not matter there."),
+    "RayService": (_service, "A RayService runs inside the cluster's image, so the local "
+                   "client's version does not matter there."),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", sorted(CLIENT_REACH))
+@pytest.mark.parametrize("with_ray_version", [True, False], ids=["rayVersion", "no-rayVersion"])
+def test_other_ray_than_the_client_is_a_warning(crds, kind, with_ray_version):
+    """A cluster on another Ray than the notebook runs; only Ray Client would mind."""
+    make, words = CLIENT_REACH[kind]
+    manifest = _set_ray(make(), "2.52.0", "same" if with_ray_version else None)
+    issues = validate_or_raise(manifest, crd=crds[kind])  # no error
+    (hit,) = issues  # below Ray 2.53 a missing rayVersion changes nothing the operator does
+    assert (hit.check, hit.severity) == ("client-version", "warning")
+    assert words in hit.message
+    assert "2.52.0" in hit.message and PINNED in hit.message
+    spec_path = {"RayCluster": "spec", "RayJob": "spec.rayClusterSpec",
+                 "RayService": "spec.rayClusterConfig"}[kind]  # fmt: skip
+    where = "rayVersion" if with_ray_version else "headGroupSpec.template.spec.containers[0].image"
+    assert hit.path == f"{spec_path}.{where}"
+
+
+def test_missing_ray_version_warns_where_the_operator_acts_on_it(crds):
+    """From Ray 2.53 the operator gives Pods HTTP health probes, but only if rayVersion says so;
+    token authentication without rayVersion is rejected outright."""
+    manifest = _set_ray(_cluster(), "2.55.0", None)
+    issues = validate(manifest, crd=crds["RayCluster"])
+    assert sorted((i.check, i.severity) for i in issues) == [
+        ("client-version", "warning"),
+        ("ray-version", "warning"),
+    ]
+    (hit,) = [i for i in issues if i.check == "ray-version"]
+    assert hit.path == "spec.rayVersion" and 'rayVersion: "2.55.0"' in hit.fix
+    manifest["spec"]["authOptions"] = {"mode": "token"}
+    (hit,) = [i for i in validate(manifest, crd=crds["RayCluster"]) if i.severity == "error"]
+    assert (hit.path, hit.check) == ("spec.rayVersion", "ray-version")
+
+
+@pytest.mark.parametrize(
+    "image, words",
+    [
+        ("rayproject/ray:nightly", "does not pin a Ray version"),
+        ("rayproject/ray:latest", "does not pin a Ray version"),
+        ("rayproject/ray", "does not pin a Ray version"),
+        ("$IMAGE", "the Ray version is not pinned"),
+    ],
+)
+def test_unpinned_image_is_a_warning(crds, image, words):
+    manifest = _set_ray(_cluster(), "unused", None)
+    for group in [manifest["spec"]["headGroupSpec"], _worker(manifest)]:
+        group["template"]["spec"]["containers"][0]["image"] = image
+    issues = validate_or_raise(manifest, crd=crds["RayCluster"])  # no error
+    by_check = {i.check: i for i in issues}
+    assert set(by_check) == {"image-version", "ray-version"}  # nor can rayVersion say which
+    hit = by_check["image-version"]
+    assert (hit.path, hit.severity) == (f"{HEAD_CONTAINER}.image", "warning")
+    assert words in hit.message and "1 more group" in hit.message  # once per image
+    assert f"rayproject/ray:{PINNED}-py311" in hit.fix
+
+
+def test_generate_name_is_valid_for_kubectl_create(crds):
+    manifest = _job()
+    del manifest["metadata"]["name"]
+    manifest["metadata"]["generateName"] = "train-"
+    (hit,) = validate_or_raise(manifest, crd=crds["RayJob"])
+    assert (hit.path, hit.check, hit.severity) == (
+        "metadata.generateName",
+        "generate-name",
+        "warning",
+    )
+    assert "kubectl create" in hit.message
+    # The generated name gets 5 characters more: 42 + 5 = 47, the RayJob limit, and no further.
+    manifest["metadata"]["generateName"] = "j" * 42
+    assert [i.severity for i in validate(manifest, crd=crds["RayJob"])] == ["warning"]
+    manifest["metadata"]["generateName"] = "j" * 43
+    (hit,) = [i for i in validate(manifest, crd=crds["RayJob"]) if i.severity == "error"]
+    assert (hit.path, hit.check) == ("metadata.generateName", "name-length")
+    manifest["metadata"]["generateName"] = "Train-"
+    (hit,) = [i for i in validate(manifest, crd=crds["RayJob"]) if i.severity == "error"]
+    assert hit.check == "name-format"
+    # Neither name nor generateName: still an error.
+    del manifest["metadata"]["generateName"]
+    (hit,) = [i for i in validate(manifest, crd=crds["RayJob"]) if i.severity == "error"]
+    assert (hit.path, hit.check) == ("metadata.name", "name")
+
+
+def test_apply_needs_a_name_not_generate_name(monkeypatch, tmp_path):
+    """Server-side apply addresses the object by name: generateName cannot be applied."""
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "none"))  # nothing is ever sent
+    manifest = _job()
+    del manifest["metadata"]["name"]
+    manifest["metadata"]["generateName"] = "train-"
+    with pytest.raises(ConfigError, match="metadata.name.*kubectl create"):
+        raykit.kuberay.apply(manifest, crd=False)
+
+
+@pytest.mark.parametrize("where, field", [("rayStartParams", "num-gpus"), ("resources", "GPU")])
+def test_logical_gpus_without_nvidia_gpu_are_a_warning(crds, where, field):
+    """A scheduling demo tells Ray of GPUs the Pod does not have: it runs, as a demo."""
+    manifest = _cluster()
+    _worker(manifest)[where] = {field: "2"}
+    (hit,) = validate_or_raise(manifest, crd=crds["RayCluster"])
+    assert (hit.path, hit.check, hit.severity) == (f"{WORKER}.{where}.{field}", "gpu-count",
+                                                   "warning")  # fmt: skip
+    assert "no nvidia.com/gpu" in hit.message and "logical" in hit.message
+
+
+def test_deletion_rules_replace_shutdown_after_job_finishes(crds):
+    """The operator rejects deletionRules with shutdownAfterJobFinishes; alone, they end the
+    cluster themselves, so the cluster-left-running warning would be wrong."""
+    manifest = RayJob("train", "python train.py").to_dict()
+    rules = [{"condition": {"jobStatus": "SUCCEEDED", "ttlSeconds": 60}, "policy": "DeleteCluster"}]
+    manifest["spec"]["deletionStrategy"] = {"deletionRules": rules}
+    del manifest["spec"]["ttlSecondsAfterFinished"]
+    (hit,) = validate(manifest, crd=crds["RayJob"])
+    assert (hit.path, hit.check, hit.severity) == (
+        "spec.deletionStrategy.deletionRules",
+        "rayjob-deletion",
+        "error",
+    )
+    del manifest["spec"]["shutdownAfterJobFinishes"]
+    assert validate(manifest, crd=crds["RayJob"]) == []
+
+
+def test_autoscaler_v2_with_restart_policy_unset_is_fine():
+    """KubeRay 1.7 sets restartPolicy: Never itself for autoscaler v2 when it is unset."""
+    manifest = full_cluster().to_dict()
+    for group in manifest["spec"]["workerGroupSpecs"]:
+        del group["template"]["spec"]["restartPolicy"]
+    assert validate(manifest) == []
 
 
 # --- builders reject bad input, naming the argument -----------------------------------------
@@ -527,6 +702,12 @@ def test_builders_convert_sensibly():
         (f"rayproject/ray:{PINNED}-{PYTHON_TAG}-gpu", PINNED, "py311", True),
         (f"rayproject/ray:{PINNED}-py311-cu121", PINNED, "py311", True),
         (f"registry.local:5000/team/ray:{PINNED}", PINNED, None, False),
+        # ray-ml tags carry a build; without a platform, ray-ml and ray-llm are CUDA images
+        ("rayproject/ray-ml:2.46.0.0e19ea-py39", "2.46.0", "py39", True),
+        ("rayproject/ray-ml:2.46.0.0e19ea-py39-cpu", "2.46.0", "py39", False),
+        ("rayproject/ray-ml:2.49.2.deprecated-py311-gpu", "2.49.2", "py311", True),
+        ("rayproject/ray-llm:2.52.0-py311", "2.52.0", "py311", True),
+        ("rayproject/ray:2.52.0", "2.52.0", None, False),
         ("rayproject/ray:nightly-py311", None, None, False),
         ("rayproject/ray@sha256:abc", None, None, False),
         ("rayproject/ray", None, None, False),

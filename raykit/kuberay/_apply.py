@@ -176,11 +176,19 @@ def apply(
     ------
     ManifestError
         The kit's checks found errors; nothing was sent.
+    ConfigError
+        The manifest has ``generateName`` but no ``name``: server-side apply needs a name.
     """
     obj = as_manifest(manifest)
     warnings = validate_or_raise(obj, crd)
     kind = obj["kind"]
-    name = obj["metadata"]["name"]
+    name = obj["metadata"].get("name")
+    if not name:  # validate accepts generateName, which only `kubectl create` honours
+        raise ConfigError(
+            f"manifest: server-side apply needs metadata.name; this {kind} has only "
+            f"generateName {obj['metadata'].get('generateName')!r}. Set metadata.name, or "
+            "create it with `kubectl create -f`."
+        )
     found, looked = find_kubeconfig(kubeconfig)
     if found is None:
         return ApplyResult(

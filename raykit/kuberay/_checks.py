@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from ._facts import (
     NAME_PATTERN,
     PYTHON_TAG,
     QUANTITY_PATTERN,
+    ImageTag,
     parse_image,
     quantity_value,
     ray_image,
@@ -104,9 +106,13 @@ def _get(obj: Any, *keys: str) -> Any:
 
 
 def _check_name(ctx: _Context) -> Iterator[ValidationIssue]:
-    """metadata.name: present, a DNS-1035 label, and short enough for the operator."""
+    """metadata.name (or generateName): a DNS-1035 label, and short enough for the operator."""
     name = _get(ctx.manifest, "metadata", "name")
     limit = MAX_NAME_LENGTH[ctx.kind]
+    prefix = _get(ctx.manifest, "metadata", "generateName")
+    if (not isinstance(name, str) or not name) and isinstance(prefix, str) and prefix:
+        yield from _check_generate_name(ctx.kind, prefix, limit)
+        return
     if not isinstance(name, str) or not name:
         yield issue(
             ["metadata", "name"],
@@ -127,6 +133,41 @@ def _check_name(ctx: _Context) -> Iterator[ValidationIssue]:
         yield issue(
             ["metadata", "name"],
             f"{name!r} is not a DNS-1035 label.",
+            "Use lower-case letters, digits and '-', starting with a letter.",
+            "name-format",
+        )
+
+
+# The API server appends this many random characters to metadata.generateName.
+_GENERATED_SUFFIX = 5
+
+
+def _check_generate_name(kind: str, prefix: str, limit: int) -> Iterator[ValidationIssue]:
+    """``generateName`` instead of ``name``: valid with ``kubectl create``, not with apply."""
+    at = ["metadata", "generateName"]
+    yield issue(
+        at,
+        f"No metadata.name: the API server names the {kind} {prefix!r} plus "
+        f"{_GENERATED_SUFFIX} random characters. That works with `kubectl create`; `kubectl "
+        "apply` and raykit.kuberay.apply need a name, and each create makes another " + kind + ".",
+        "Keep it for `kubectl create -f`; set metadata.name to apply it or to find it again.",
+        "generate-name",
+        WARNING,
+    )
+    if len(prefix) + _GENERATED_SUFFIX > limit:
+        keep = limit - _GENERATED_SUFFIX
+        yield issue(
+            at,
+            f"{kind} names may have at most {limit} characters; generateName {prefix!r} makes "
+            f"{len(prefix) + _GENERATED_SUFFIX}. The operator derives Pod and Service names "
+            "from it.",
+            f"Shorten it to {keep} characters or fewer, such as {prefix[:keep]!r}.",
+            "name-length",
+        )
+    if not NAME_PATTERN.match(prefix + "x" * _GENERATED_SUFFIX):
+        yield issue(
+            at,
+            f"generateName {prefix!r} does not start a DNS-1035 label.",
             "Use lower-case letters, digits and '-', starting with a letter.",
             "name-format",
         )
@@ -249,111 +290,252 @@ def _check_rayjob_lifecycle(ctx: _Context) -> Iterator[ValidationIssue]:
                 "Set spec.shutdownAfterJobFinishes: true, or remove the TTL.",
                 "rayjob-ttl",
             )
-    if shutdown is not True and ctx.cluster and not spec.get("clusterSelector"):
+    strategy = spec.get("deletionStrategy")
+    if isinstance(strategy, dict) and strategy.get("deletionRules") and shutdown is True:
+        yield issue(
+            ["spec", "deletionStrategy", "deletionRules"],
+            "deletionStrategy.deletionRules and shutdownAfterJobFinishes: true both say when to "
+            "delete the cluster; the operator rejects the pair.",
+            "Keep the deletionRules (a DeleteCluster rule deletes the cluster) and remove "
+            "shutdownAfterJobFinishes, or the reverse.",
+            "rayjob-deletion",
+        )
+    # A deletionStrategy decides the cluster's end itself: no shutdown warning then.
+    if shutdown is not True and ctx.cluster and not spec.get("clusterSelector") and not strategy:
         yield issue(
             ["spec", "shutdownAfterJobFinishes"],
             "shutdownAfterJobFinishes defaults to false: the RayCluster keeps running, and "
             "costing, after the job ends.",
-            "Set spec.shutdownAfterJobFinishes: true (and a ttlSecondsAfterFinished).",
+            "Set spec.shutdownAfterJobFinishes: true (and a ttlSecondsAfterFinished), or a "
+            "spec.deletionStrategy.",
             "rayjob-shutdown",
             WARNING,
         )
 
 
-def _check_versions(ctx: _Context) -> Iterator[ValidationIssue]:
-    """rayVersion, every Ray image tag and the client's Ray (the kit's pin) must agree."""
-    pinned = ctx.ray_version
-    path = (*ctx.cluster_path, "rayVersion")
-    declared = ctx.cluster.get("rayVersion")
-    if declared is None:
-        yield issue(
-            path,
-            "rayVersion is not set; the operator uses it to pick features for your Ray.",
-            f'Set rayVersion: "{pinned}".',
-            "ray-version",
-            WARNING,
-        )
-    elif str(declared) != pinned:
-        yield issue(
-            path,
-            f"rayVersion {declared!r} differs from the Ray the kit pins and your notebook runs "
-            f"({pinned}); a Ray client cannot talk to a cluster of another version.",
-            f'Set rayVersion: "{pinned}" and image tags "{pinned}-{PYTHON_TAG}".',
-            "ray-version",
-        )
+# Where the Ray that runs matters to the notebook's client, by kind: a RayJob's entrypoint and a
+# RayService's applications run inside the cluster's image; only Ray Client crosses the border.
+_CLIENT_REACH = {
+    "RayJob": "A RayJob's entrypoint runs inside the cluster's image, so the local client's "
+    "version does not matter there.",
+    "RayService": "A RayService runs inside the cluster's image, so the local client's version "
+    "does not matter there.",
+    "RayCluster": "For a RayCluster it matters only to a Ray Client connection (ray://), which "
+    "needs the same Ray and Python on both sides; `ray job submit` runs inside the image.",
+}
+
+
+# KubeRay 1.7 gives Pods the HTTP health probes from this Ray on (common/pod.go).
+_UNIFIED_HEALTH_CHECK = (2, 53, 0)
+
+
+def _release(version: str) -> tuple[int, ...]:
+    """``"2.53.0rc1"`` -> ``(2, 53, 0)``: enough to compare against the operator's thresholds."""
+    return tuple(int(re.match(r"\d+", part)[0]) for part in version.split(".")[:3])
+
+
+@dataclass(frozen=True)
+class _Image:
+    """The Ray container image of one group, read."""
+
+    group: _Group
+    path: tuple
+    tag: ImageTag
+
+
+def _images(ctx: _Context) -> Iterator[ValidationIssue | _Image]:
+    """Each group's Ray image, read; an error for a Ray container without one."""
     for group in ctx.groups():
         parts, container = group.ray_container()
         image = container.get("image")
-        if not isinstance(image, str) or not image:
-            if container:
-                yield issue(
-                    (*parts, "image"),
-                    f"The Ray container of the {group.label} has no image.",
-                    f'Set image: "{ray_image(pinned, gpu=group.gpus() > 0)}".',
-                    "image-version",
-                )
-            continue
-        yield from _check_image(image, (*parts, "image"), group, pinned)
-
-
-def _check_image(image: str, parts: tuple, group: _Group, pinned: str) -> Iterator[ValidationIssue]:
-    tag = parse_image(image)
-    wants_gpu = group.gpus() > 0
-    suggested = ray_image(pinned, gpu=wants_gpu)
-    if tag.ray_version is None:
-        unpinned = tag.tag is None and "@" not in image
-        if unpinned or (tag.tag or "").startswith(("latest", "nightly")):
+        if isinstance(image, str) and image:
+            yield _Image(group, (*parts, "image"), parse_image(image))
+        elif container:
             yield issue(
-                parts,
-                f"Image {image!r} does not pin a Ray version; it drifts away from the client.",
-                f'Use "{suggested}".',
+                (*parts, "image"),
+                f"The Ray container of the {group.label} has no image.",
+                f'Set image: "{ray_image(ctx.ray_version, gpu=group.gpus() > 0)}".',
                 "image-version",
             )
+
+
+def _check_versions(ctx: _Context) -> Iterator[ValidationIssue]:
+    """Every group runs one Ray; rayVersion names it; and what that means for the client.
+
+    Errors are what Ray or the operator act on: a worker of another Ray or Python than the head
+    fails Ray's version check and never joins, and the operator picks features by rayVersion.
+    The notebook's client is another matter: see ``_CLIENT_REACH``.
+    """
+    images = []
+    for found in _images(ctx):
+        if isinstance(found, ValidationIssue):
+            yield found
         else:
+            images.append(found)
+    yield from _check_unread_images(ctx, images)
+    head = next((i for i in images if i.group.is_head), None)
+    declared = ctx.cluster.get("rayVersion")
+    # The Ray that runs: rayVersion's where an image runs it, else the head's, else any group's.
+    read = [i for i in sorted(images, key=lambda i: not i.group.is_head) if i.tag.ray_version]
+    running = read[0].tag.ray_version if read else None
+    basis = f"the {read[0].group.label} runs" if read else ""
+    if declared is not None and str(declared) in {i.tag.ray_version for i in read}:
+        running, basis = str(declared), "rayVersion says"
+    yield from _check_same_ray(images, running, basis)
+    rv_path = (*ctx.cluster_path, "rayVersion")
+    set_it = (
+        f'Set rayVersion: "{running}", the Ray your images run.'
+        if running
+        else "Set rayVersion to the Ray your images run."
+    )
+    if declared is None and _get(ctx.cluster, "authOptions", "mode") == "token":
+        yield issue(
+            rv_path,
+            "authOptions.mode is 'token' but rayVersion is not set; the operator rejects it "
+            "(token authentication needs Ray 2.52 or later, and rayVersion to say so).",
+            set_it,
+            "ray-version",
+        )
+    elif declared is None and (running is None or _release(running) >= _UNIFIED_HEALTH_CHECK):
+        # Below 2.53 an unset rayVersion changes nothing the operator does.
+        yield issue(
+            rv_path,
+            "rayVersion is not set, so the operator assumes a Ray older than 2.53: it gives the "
+            "Pods the older exec probes instead of Ray's HTTP health check, and rejects "
+            "features keyed on the version (token authentication, worker group priority).",
+            set_it,
+            "ray-version",
+            WARNING,
+        )
+    elif declared is not None and running and str(declared) != running:
+        yield issue(
+            rv_path,
+            f"rayVersion {declared!r} but the images run Ray {running}; the operator picks "
+            "features by rayVersion (health probes, token authentication, the job submitter), "
+            "so they would not fit the Ray that runs.",
+            f'Set rayVersion: "{running}".',
+            "ray-version",
+        )
+    cluster_ray = running or (str(declared) if declared is not None else None)
+    pinned = ctx.ray_version
+    if cluster_ray and cluster_ray != pinned:
+        yield issue(
+            rv_path if declared is not None else (head.path if head else rv_path),
+            f"The cluster's Ray ({cluster_ray}) differs from your notebook's client (Ray "
+            f"{pinned}). " + _CLIENT_REACH[ctx.kind],
+            f'To run the Ray the notebook runs, use images "{ray_image(pinned)}" (-gpu for GPU '
+            f'groups) and rayVersion "{pinned}".',
+            "client-version",
+            WARNING,
+        )
+    elif ctx.kind == "RayCluster" and head is not None and cluster_ray == pinned:
+        yield from _check_client_python(head, pinned)
+    for image in images:
+        yield from _check_image_gpu(image)
+
+
+def _check_unread_images(ctx: _Context, images: list[_Image]) -> Iterator[ValidationIssue]:
+    """A warning for each distinct image whose Ray version the kit cannot read."""
+    declared = ctx.cluster.get("rayVersion")
+    seen: dict[str, list[_Image]] = {}
+    for image in images:
+        if image.tag.ray_version is None:
+            seen.setdefault(image.tag.image, []).append(image)
+    for text, users in seen.items():
+        first, tag = users[0], users[0].tag
+        also = f" ({len(users) - 1} more group(s) use it)" if len(users) > 1 else ""
+        gpu = first.group.gpus() > 0 or "gpu" in (tag.tag or "")
+        suggested = ray_image(ctx.ray_version, gpu=gpu)
+        if "$" in text or "{{" in text:
             yield issue(
-                parts,
-                f"Cannot read a Ray version from image {image!r}.",
-                f"Make sure it holds Ray {pinned}, or tag it like {suggested!r}.",
+                first.path,
+                f"Image {text!r}{also} is a placeholder: the Ray version is not pinned here, and "
+                "the kubelet cannot pull it as written.",
+                "Substitute it before applying (envsubst, Helm, Kustomize) with an image that "
+                f"pins a Ray version, such as {suggested!r}.",
                 "image-version",
                 WARNING,
             )
+        elif (tag.tag is None and "@" not in text) or (tag.tag or "").startswith(
+            ("latest", "nightly")
+        ):
+            yield issue(
+                first.path,
+                f"Image {text!r}{also} does not pin a Ray version: each pull may bring another "
+                "Ray, which rayVersion cannot describe.",
+                f"Pin a release, such as {suggested!r}.",
+                "image-version",
+                WARNING,
+            )
+        else:
+            want = f"Ray {declared} (its rayVersion)" if declared is not None else "one Ray"
+            yield issue(
+                first.path,
+                f"Cannot read a Ray version from image {text!r}{also}.",
+                f"Make sure every group's image holds {want}, or use a tag like {suggested!r}.",
+                "image-version",
+                WARNING,
+            )
+
+
+def _check_same_ray(
+    images: list[_Image], running: str | None, basis: str
+) -> Iterator[ValidationIssue]:
+    """Every group must run one Ray and one Python: Ray's version check stops any other node."""
+    pythons = [i.tag.python for i in sorted(images, key=lambda i: not i.group.is_head)]
+    python = next((p for p in pythons if p), None)
+    for image in images:
+        ray = image.tag.ray_version
+        if running and ray and ray != running:
+            yield issue(
+                image.path,
+                f"The {image.group.label} runs Ray {ray} but {basis} Ray {running}; Ray's "
+                "version check stops a node of another Ray from joining the cluster.",
+                f"Use Ray {running} in every group (or change the others and rayVersion).",
+                "image-version",
+            )
+        elif python and image.tag.python and image.tag.python != python:
+            yield issue(
+                image.path,
+                f"The {image.group.label} runs {image.tag.python} but another group runs "
+                f"{python}; Ray's version check stops a node on another Python from joining.",
+                f"Use one Python in every group, such as {python}.",
+                "image-python",
+            )
+
+
+def _check_client_python(head: _Image, pinned: str) -> Iterator[ValidationIssue]:
+    """A RayCluster on the client's Ray: Ray Client also needs the client's Python minor."""
+    python = head.tag.python
+    if python == PYTHON_TAG:
         return
-    if tag.ray_version != pinned:
+    suggested = ray_image(pinned, gpu=head.tag.gpu)
+    said = f"runs {python}" if python else "does not pin the Python minor"
+    yield issue(
+        head.path,
+        f"Image {head.tag.image!r} {said}; the notebook runs {PYTHON_TAG}. A Ray Client "
+        "connection (ray://) needs the same Python minor: functions pickled on one may not load "
+        "on another.",
+        f'Use "{suggested}" if you connect with Ray Client.',
+        "image-python",
+        WARNING,
+    )
+
+
+def _check_image_gpu(image: _Image) -> Iterator[ValidationIssue]:
+    """A group that asks for nvidia.com/gpu on a Ray image without CUDA."""
+    if image.tag.ray_version and image.group.gpus() > 0 and not image.tag.gpu:
         yield issue(
-            parts,
-            f"Image {image!r} runs Ray {tag.ray_version}, but the kit's client runs Ray {pinned}.",
-            f'Use "{suggested}" and rayVersion "{pinned}".',
-            "image-version",
-        )
-    if tag.python is None:
-        yield issue(
-            parts,
-            f"Image {image!r} does not pin the Python minor; the default may not be the kit's.",
-            f'Use "{suggested}".',
-            "image-python",
-            WARNING,
-        )
-    elif tag.python != PYTHON_TAG:
-        yield issue(
-            parts,
-            f"Image {image!r} runs {tag.python}, the kit runs {PYTHON_TAG}: functions pickled "
-            "on one Python minor may not load on another.",
-            f'Use "{suggested}".',
-            "image-python",
-            WARNING,
-        )
-    if wants_gpu and not tag.gpu:
-        yield issue(
-            parts,
-            f"The {group.label} asks for GPUs but image {image!r} has no CUDA.",
-            f'Use the GPU image "{suggested}".',
+            image.path,
+            f"The {image.group.label} asks for GPUs but image {image.tag.image!r} has no CUDA.",
+            f'Use a GPU image, such as "{ray_image(image.tag.ray_version, gpu=True)}".',
             "image-gpu",
             WARNING,
         )
 
 
 def _check_gpus(ctx: _Context) -> Iterator[ValidationIssue]:
-    """``nvidia.com/gpu`` in the pod must match the GPUs Ray is told about."""
+    """``nvidia.com/gpu`` in the pod should match the GPUs Ray is told about; more is an error."""
     for group in ctx.groups():
         parts, container = group.ray_container()
         limit = _get(container, "resources", "limits", GPU_RESOURCE)
@@ -386,18 +568,35 @@ def _check_gpus(ctx: _Context) -> Iterator[ValidationIssue]:
             if ray_gpus is None or ray_gpus == pod_gpus:
                 continue
             if pod_gpus == 0:
-                message = (
-                    f"Ray is told of {value} GPU(s) but the {group.label}'s Pod has no "
-                    f"{GPU_RESOURCE}; GPU tasks would land where no GPU is."
+                # Logical GPUs: Ray schedules by them and nothing else checks; a scheduling demo
+                # may mean exactly that, real GPU work does not.
+                yield issue(
+                    where,
+                    f"Ray is told of {value} logical GPU(s) but the {group.label}'s Pod has no "
+                    f"{GPU_RESOURCE}: Ray will place GPU tasks there, and code that needs CUDA "
+                    "will find no GPU.",
+                    f'For real GPUs add resources.limits[{GPU_RESOURCE}]: "{value}" to the Ray '
+                    "container; for a scheduling demo, nothing to change.",
+                    "gpu-count",
+                    WARNING,
                 )
-                fix = f'Add resources.limits[{GPU_RESOURCE}]: "{value}" to the Ray container.'
-            else:
-                message = (
+            elif ray_gpus > pod_gpus:
+                yield issue(
+                    where,
                     f"Ray is told of {value} GPU(s) but the {group.label}'s Pod gets "
-                    f"{pod_gpus:g} {GPU_RESOURCE}."
+                    f"{pod_gpus:g} {GPU_RESOURCE}: Ray would hand tasks GPU ids the Pod lacks.",
+                    f'Set it to "{pod_gpus:g}", or remove it to let KubeRay copy the limit.',
+                    "gpu-count",
                 )
-                fix = f'Set it to "{pod_gpus:g}", or remove it to let KubeRay copy the limit.'
-            yield issue(where, message, fix, "gpu-count")
+            else:
+                yield issue(
+                    where,
+                    f"Ray is told of {value} GPU(s) but the {group.label}'s Pod gets "
+                    f"{pod_gpus:g} {GPU_RESOURCE}: Ray leaves the others idle.",
+                    f'Set it to "{pod_gpus:g}", or remove it to let KubeRay copy the limit.',
+                    "gpu-count",
+                    WARNING,
+                )
 
 
 def _check_fractional_cpu(ctx: _Context) -> Iterator[ValidationIssue]:
@@ -427,7 +626,8 @@ def _check_fractional_cpu(ctx: _Context) -> Iterator[ValidationIssue]:
 
 
 def _check_autoscaler_v2(ctx: _Context) -> Iterator[ValidationIssue]:
-    """Autoscaler v2 needs ``restartPolicy: Never``; and it is chosen one way, not two."""
+    """Autoscaler v2 needs ``restartPolicy: Never`` or unset (the operator then sets Never);
+    and it is chosen one way, not two."""
     spec, path = ctx.cluster, ctx.cluster_path
     autoscaling = spec.get("enableInTreeAutoscaling") is True
     version = _get(spec, "autoscalerOptions", "version")
@@ -464,18 +664,11 @@ def _check_autoscaler_v2(ctx: _Context) -> Iterator[ValidationIssue]:
         if policy is not None and policy != "Never":
             yield issue(
                 where,
-                f"Autoscaler v2 needs restartPolicy: Never; the {group.label} has {policy!r}. "
-                "A restarted Pod would rejoin as a new node that the autoscaler never asked for.",
-                "Set template.spec.restartPolicy: Never.",
+                f"Autoscaler v2 needs restartPolicy: Never; the {group.label} has {policy!r}, "
+                "which the operator rejects: a restarted Pod would rejoin as a new node that the "
+                "autoscaler never asked for.",
+                "Set template.spec.restartPolicy: Never, or remove it (the operator sets Never).",
                 "autoscaler-v2-restart-policy",
-            )
-        elif policy is None and not group.is_head:
-            yield issue(
-                where,
-                f"Autoscaler v2 needs restartPolicy: Never; the {group.label} leaves it unset.",
-                "Set template.spec.restartPolicy: Never explicitly.",
-                "autoscaler-v2-restart-policy",
-                WARNING,
             )
 
 
@@ -681,6 +874,6 @@ def validate_or_raise(
     obj = as_manifest(manifest)
     issues = validate(obj, crd, ray_version=ray_version)
     if any(i.severity == ERROR for i in issues):
-        name = _get(obj, "metadata", "name")
+        name = _get(obj, "metadata", "name") or _get(obj, "metadata", "generateName")
         raise ManifestError(issues, what=f"{obj.get('kind', 'manifest')} {name!r}")
     return issues

@@ -34,7 +34,13 @@ GPU_RESOURCE = "nvidia.com/gpu"
 FT_ANNOTATION = "ray.io/ft-enabled"  # the pre-1.3 way to turn on GCS fault tolerance
 AUTOSCALER_V2_ENV = "RAY_enable_autoscaler_v2"  # the pre-1.4 way to pick autoscaler v2
 
-_VERSION_TAG = re.compile(r"^(?P<version>\d+\.\d+\.\d+(?:rc\d+)?)(?P<suffixes>(?:-[\w.]+)*)$")
+# A build after the version, as ray-ml tags have it: "2.46.0.0e19ea-py39-gpu" is Ray 2.46.0.
+_VERSION_TAG = re.compile(
+    r"^(?P<version>\d+\.\d+\.\d+(?:rc\d+)?)(?:\.[0-9a-z]+)?(?P<suffixes>(?:-[\w.]+)*)$"
+)
+
+
+_CUDA_BY_DEFAULT = frozenset({"ray-ml", "ray-llm"})
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,9 @@ def parse_image(image: str) -> ImageTag:
     suffixes = match["suffixes"].split("-")[1:]
     python = next((s for s in suffixes if re.fullmatch(r"py3\d+", s)), None)
     gpu = any(s == "gpu" or re.fullmatch(r"cu\d+", s) for s in suffixes)
+    # Without a platform suffix rayproject/ray is the CPU image, ray-ml and ray-llm the CUDA one.
+    repository = last.split(":", 1)[0]
+    gpu = gpu or (repository in _CUDA_BY_DEFAULT and "cpu" not in suffixes)
     return ImageTag(image, tag, match["version"], python, gpu)
 
 
