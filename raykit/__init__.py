@@ -1,17 +1,28 @@
 """raykit: a Jupyter-first kit for learning and experimenting with Ray."""
 
 from . import check
+from ._actors import StateApiUnavailable, actor_calls, actor_state, wait_for_actor
 from ._datasets import dataset_path, generate_rows, load_dataset, read_dataset, write_generated
 from ._doctor import doctor
 from ._exercise import Exercise, SolutionError, exercise, solution
 from ._loadgen import LoadReport, load_test
-from ._measure import Comparison, Timing, compare, measure
+from ._measure import Chart, Comparison, Sweep, Timing, compare, measure, sweep
 from ._minicluster import MiniCluster
 from ._predict import Observation, Prediction, observe, predict
 from ._progress import ProgressReport, my_progress
 from ._prometheus import Prometheus, scrape_metrics
 from ._session import Session, init, shutdown
-from ._store import StoreWatch, store_stats, watch_store
+from ._store import (
+    StoreWatch,
+    StoreWatchNotDone,
+    ipython_references,
+    object_references,
+    spilled_on_disk,
+    store_stats,
+    wait_for_error,
+    watch_store,
+)
+from ._tasks import TaskAttempt, TaskState, task_attempts, task_state
 from ._timeline import Timeline, timeline
 from ._wait import WaitTimedOut, wait_until
 from .check import CheckFailed
@@ -43,6 +54,11 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 __all__ = [
+    "actor_calls",
+    "actor_state",
+    "StateApiUnavailable",
+    "wait_for_actor",
+    "Chart",
     "CheckFailed",
     "ClusterView",
     "ClusterUnreachable",
@@ -54,6 +70,8 @@ __all__ = [
     "RaykitError",
     "RayNotRunning",
     "Session",
+    "TaskAttempt",
+    "TaskState",
     "Timeline",
     "Timing",
     "check",
@@ -83,6 +101,15 @@ __all__ = [
     "shutdown",
     "store_stats",
     "StoreWatch",
+    "Sweep",
+    "sweep",
+    "StoreWatchNotDone",
+    "ipython_references",
+    "object_references",
+    "spilled_on_disk",
+    "wait_for_error",
+    "task_attempts",
+    "task_state",
     "timeline",
     "wait_until",
     "WaitTimedOut",

@@ -1,14 +1,23 @@
-"""Lesson 04 (patterns) prints the figures and outcomes its text talks about.
+"""Lesson 04 (patterns): the figures and outcomes it prints, and the checks its exercises use.
 
-Reads the executed copy (run once per session in small mode by the ``executed`` fixture).
-Measured figures are asserted to be printed, never to fall in a range.
+The first test reads the executed copy (run once per session in small mode by the ``executed``
+fixture); measured figures are asserted to be printed, never to fall in a range. The others run
+each check of the lesson's exercises on a right, a wrong and a blank answer, on a small cluster
+that pretends to have two GPUs.
 """
 
 from __future__ import annotations
 
 import re
+import time
 
 import nbformat
+import pytest
+import ray
+
+import raykit
+from raykit import check
+from raykit.check import CheckFailed
 
 TICK = "\u2713"
 
@@ -16,30 +25,42 @@ TICK = "\u2713"
 def test_04_patterns_prints_its_measurements_and_verdicts(executed):
     text = executed.text("04_patterns.ipynb")
 
-    # Batching: the speed-up, the sweep's level-off point by its stated rule, and the chart.
+    # Batching: a prediction first, the speed-up, the sweep's level-off point by its rule, a chart.
+    assert re.search(r"Prediction\('1,000 tiny items on \d+ CPUs: how many times faster", text)
     assert re.search(r"one task each took [\d.]+ s, chunks of \d+ took [\d.]+ s: batching", text)
     assert re.search(r"batching is [\d.]+x faster", text)
+    assert re.search(r"No prediction made\. Measured: [\d.]+x\. The right choice was 'about", text)
+    assert re.search(r"chunk_size\s+tasks\s+chunks_ms", text), "the sweep's table is printed"
     assert re.search(
-        r"the time levels off at chunks of \d+ items \(\d+ tasks\): the smallest chunk size "
-        r"within 10% of the best",
+        r"the time levels off at chunks of [\d,]+ items: the smallest chunk size within 10% of "
+        r"the best",
         text,
     )
     nb = nbformat.read(executed("04_patterns.ipynb").output, as_version=4)
     images = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
     assert images, "the chunk-size sweep is plotted"
 
+    # The exercises: blank in the committed lesson, so the kit's solutions fill in and say so.
+    for exercise in ("04.batch", "04.back-pressure", "04.coordinator"):
+        assert f"{TICK} {exercise}: passed with the kit's solution" in text
+    assert f"{TICK} Ray ran 10 tasks of square_chunk for `chunk_refs`, one per chunk" in text
+    assert f"{TICK} `squares` is right." in text
+    assert re.search(r"at most [23] of the 6 tasks in `throttled_refs` were in flight", text)
+    assert f"{TICK} `throttled_results` holds the right 6 items." in text
+    assert "the 2 tasks in `coordinator_refs` finished holding no GPU" in text
+
     # Pipelining with ray.wait.
     assert re.search(r"finished in order:  \[[\d, ]+\]", text)
     assert re.search(r"saved -?[\d.]+ s of [\d.]+ s \([\d.]+x\)", text)
 
     # Nested tasks: the CPU case's observed verdict; the GPU case hangs, is cancelled, is fixed.
-    assert re.search(r"\d+ of \d+ parents finished in [\d.]+ s on \d+ CPUs", text)
+    assert re.search(r"\d+ of \d+ parents finished on \d+ CPUs", text)
     assert re.search(r"verdict: (no deadlock\. While a task waits|\d+ parents are stuck)", text)
     assert re.search(r"after \d+ s: 0 of \d+ GPU parents finished", text)
     assert "verdict: stuck: a deadlock" in text
     assert "parents: ['cancelled', 'cancelled']" in text
     assert "GPUs free again: 2 of 2" in text
-    assert "verdict: fixed: no deadlock" in text
+    assert "coordinators finished with sums [1, 1]" in text
 
     # Serialization: state lost silently, then kept; caught by a round-trip test.
     assert "in a task: latency: n=0, total=0.0" in text
@@ -49,7 +70,8 @@ def test_04_patterns_prints_its_measurements_and_verdicts(executed):
     assert "TypeError: Could not serialize the argument" in text
     assert "serializable: False" in text
 
-    # When not to use Ray: the crossover verdict is computed from the table.
+    # When not to use Ray: the table, and the crossover verdict computed from it.
+    assert re.search(r"work_size\s+loop_ms\s+processes_ms\s+ray_ms", text)
     assert re.search(
         r"verdict: Ray (never beat the plain loop at the sizes measured here|beats the plain "
         r"loop from a work size of [\d,]+ per item up)",
@@ -57,5 +79,175 @@ def test_04_patterns_prints_its_measurements_and_verdicts(executed):
     )
     assert re.search(r"the process pool beat Ray at \d+ of \d+ sizes", text)
 
-    assert f"{TICK} `squares` is right." in text
-    assert f"{TICK} `n_tasks` is right." in text
+
+# --- the checks of the lesson's exercises, on a cluster of 2 CPUs and 2 pretend GPUs -----------
+
+
+@pytest.fixture(scope="module")
+def gpu_cluster():
+    session = raykit.init(num_cpus=2, num_gpus=2)
+    yield session
+    raykit.shutdown()
+
+
+@ray.remote
+def square_chunk(chunk):
+    return [x * x for x in chunk]
+
+
+@ray.remote
+def square(x):
+    return x * x
+
+
+@ray.remote(num_returns=2)
+def two_halves(chunk):
+    return [x * x for x in chunk[:50]], [x * x for x in chunk[50:]]
+
+
+@ray.remote
+def nap(i, seconds=0.3):
+    time.sleep(seconds)
+    return i
+
+
+@ray.remote(num_gpus=1, num_cpus=0)
+def gpu_child(i):
+    time.sleep(0.1)
+    return i
+
+
+@ray.remote
+def coordinator(i):
+    return sum(ray.get([gpu_child.remote(j) for j in range(2)]))
+
+
+@ray.remote(num_gpus=1)
+def gpu_parent(i):
+    return sum(ray.get([gpu_child.remote(j) for j in range(2)]))
+
+
+@ray.remote
+def lonely(i):
+    return 1
+
+
+CHUNKS = [range(i, i + 100) for i in range(0, 300, 100)]
+EXPECTED = [[x * x for x in chunk] for chunk in CHUNKS]
+
+
+def test_tasks_returned_counts_the_tasks_ray_ran(gpu_cluster, capsys):
+    refs = [square_chunk.remote(chunk) for chunk in CHUNKS]
+    check.tasks_returned(refs, EXPECTED)
+    out = capsys.readouterr().out
+    assert f"{TICK} Ray ran 3 tasks of square_chunk for your answer, one per chunk" in out
+
+
+def test_tasks_returned_wrong_answers(gpu_cluster):
+    per_number = [square.remote(x) for x in range(300)]
+    with pytest.raises(CheckFailed, match="started 300 tasks, and the work is 3 chunks") as info:
+        check.tasks_returned(per_number, EXPECTED)
+    assert "one task per chunk" in info.value.hint
+    put_refs = [ray.put(values) for values in EXPECTED]
+    with pytest.raises(CheckFailed, match="made with ray.put"):
+        check.tasks_returned(put_refs, EXPECTED)
+    one_task = list(two_halves.remote(range(100)))  # 2 refs, 1 task
+    with pytest.raises(CheckFailed, match="come from 1 task"):
+        check.tasks_returned(one_task, [[0], [1]])
+    wrong_values = [square_chunk.remote(range(i, i + 10)) for i in (0, 100, 200)]
+    with pytest.raises(CheckFailed, match=re.escape("[0] returned [0, 1, 4")):
+        check.tasks_returned(wrong_values, EXPECTED)
+    with pytest.raises(CheckFailed, match="not the ObjectRefs"):
+        check.tasks_returned(EXPECTED, EXPECTED)  # the values typed in, no task at all
+
+
+def test_tasks_returned_blank_answer():
+    with pytest.raises(CheckFailed, match="`chunk_refs_never_defined` is not defined yet"):
+        check.tasks_returned("chunk_refs_never_defined", EXPECTED)
+
+
+def _throttled(n: int, cap: int, strict: bool = True) -> tuple[list, int]:
+    """Run ``n`` naps with at most ``cap`` pending (``strict``) or ``cap + 1`` (waiting only
+    when more than ``cap`` are pending); return the refs and the peak the driver itself saw."""
+    refs, pending, peak = [], [], 0
+    for i in range(n):
+        if len(pending) >= cap + (0 if strict else 1):
+            _, pending = ray.wait(pending, num_returns=1)
+        ref = nap.remote(i, 0.2)
+        refs.append(ref)
+        pending.append(ref)
+        peak = max(peak, len(pending))
+    ray.get(refs)
+    return refs, peak
+
+
+def test_in_flight_at_most_passes_a_cap_and_reports_its_peak(gpu_cluster, capsys):
+    refs, driver_peak = _throttled(6, cap=2)
+    check.in_flight_at_most(refs, limit=2)
+    out = capsys.readouterr().out
+    # Ray's records agree with the driver's own count of pending refs.
+    assert f"at most {driver_peak} of the 6 tasks in your answer were in flight at once" in out
+
+
+def test_in_flight_at_most_wrong_answers(gpu_cluster):
+    all_at_once = [nap.remote(i, 0.2) for i in range(6)]
+    ray.get(all_at_once)
+    with pytest.raises(CheckFailed, match="at one moment 6 of the tasks"):
+        check.in_flight_at_most(all_at_once, limit=3)
+    one_past, driver_peak = _throttled(6, cap=2, strict=False)  # `>` where `>=` was meant
+    assert driver_peak == 3
+    with pytest.raises(CheckFailed, match="at one moment 3 of the tasks") as info:
+        check.in_flight_at_most(one_past, limit=2)
+    assert "not > 2" in info.value.hint
+    one_by_one = []
+    for i in range(4):
+        one_by_one.append(nap.remote(i, 0.05))
+        ray.get(one_by_one[-1])
+    with pytest.raises(CheckFailed, match="ran one at a time"):
+        check.in_flight_at_most(one_by_one, limit=3)
+    with pytest.raises(CheckFailed, match="holds 2 refs; the exercise needs more than 3 tasks"):
+        check.in_flight_at_most(all_at_once[:2], limit=3)
+
+
+def test_in_flight_at_most_blank_and_bad_limit():
+    with pytest.raises(CheckFailed, match="not defined yet"):
+        check.in_flight_at_most("throttled_never_defined", limit=3)
+    with pytest.raises(raykit.ConfigError, match="limit=1"):
+        check.in_flight_at_most([], limit=1)
+
+
+def test_nested_without_holding_passes_coordinators_that_hold_no_gpu(gpu_cluster, capsys):
+    refs = [coordinator.remote(i) for i in range(2)]
+    check.nested_without_holding(refs, resource="GPU", timeout_s=120)
+    out = capsys.readouterr().out
+    assert "the 2 tasks in your answer finished holding no GPU; Ray recorded 4 child" in out
+    assert ray.get(refs) == [1, 1]
+
+
+def test_nested_without_holding_fails_gpu_parents_and_frees_their_gpus(gpu_cluster):
+    refs = [gpu_parent.remote(i) for i in range(2)]
+    with pytest.raises(
+        CheckFailed, match="each gpu_parent task in your answer holds 1 GPU"
+    ) as info:
+        check.nested_without_holding(refs, resource="GPU", timeout_s=120)
+    assert "leave num_gpus out" in info.value.hint
+    assert "cancelled" in info.value.problem
+    assert ray.available_resources().get("GPU", 0) == 2, "the check gave the GPUs back"
+    for ref in refs:
+        with pytest.raises(ray.exceptions.TaskCancelledError):
+            ray.get(ref, timeout=60)
+
+
+def test_nested_without_holding_fails_tasks_without_gpu_children(gpu_cluster):
+    refs = [lonely.remote(i) for i in range(2)]
+    with pytest.raises(CheckFailed, match="started no child task that holds a GPU"):
+        check.nested_without_holding(refs, resource="GPU", timeout_s=60)
+
+
+def test_nested_without_holding_blank_and_bad_arguments():
+    with pytest.raises(CheckFailed, match="not defined yet"):
+        check.nested_without_holding("coordinators_never_defined")
+    with pytest.raises(raykit.ConfigError, match="timeout_s=0"):
+        check.nested_without_holding([], timeout_s=0)
+    with pytest.raises(raykit.ConfigError, match="resource=''"):
+        check.nested_without_holding([], resource="")

@@ -124,14 +124,25 @@ BAD_CALLS = [
     _bad("compare", lambda: raykit.compare([print]), "cases"),
     _bad("compare", lambda: raykit.compare({"a": print}, baseline="b"), "baseline"),
     _bad("compare", lambda: raykit.compare({"a": print}, repeat=0), "repeat"),
+    _bad("sweep", lambda: raykit.sweep({"a": print}, values=[]), "values"),
     _bad("load_test", lambda: raykit.load_test("http://10.1.2.3/", payloads=[{}]), "target"),
     _bad("load_test", lambda: raykit.load_test(print, payloads={"x": 1}), "payloads"),
     _bad("load_test", lambda: raykit.load_test(print, payloads=[1], concurrency=0), "concurrency"),
     _bad("load_test", lambda: raykit.load_test(print, payloads=[1], requests="9"), "requests"),
     _bad("load_test", lambda: raykit.load_test(print, payloads=[1], timeout=0), "timeout"),
     _bad("watch_store", lambda: raykit.watch_store(0), "interval_s"),
+    _bad("store_stats", lambda: raykit.store_stats(settle="yes"), "settle"),
+    _bad("object_references", lambda: raykit.object_references("a1b2", wait_s=1), "ref"),
+    _bad("ipython_references", lambda: raykit.ipython_references(42), "ref"),
+    _bad("wait_for_error", lambda: raykit.wait_for_error("ref"), "ref"),
+    _bad("spilled_on_disk", lambda: raykit.spilled_on_disk(timeout_s=-1), "timeout_s"),
     _bad("wait_until", lambda: raykit.wait_until(lambda: True, timeout_s=-1), "timeout_s"),
+    _bad("actor_state", lambda: raykit.actor_state("counter"), "handle"),
+    _bad("wait_for_actor", lambda: raykit.wait_for_actor(None), "handle"),
+    _bad("actor_calls", lambda: raykit.actor_calls(42, method="increment"), "handle"),
     _bad("timeline", lambda: raykit.timeline([1]), "refs"),
+    _bad("task_state", lambda: raykit.task_state("ref"), "ref"),
+    _bad("task_attempts", lambda: raykit.task_attempts(42, timeout_s=-1), "ref"),
     _bad("timeline", lambda: raykit.timeline(wait_s=-1), "wait_s"),
     _bad("timeline", lambda: raykit.timeline(path="out.doc"), "path"),
     _bad("dataset_path", lambda: raykit.dataset_path("../x"), "name"),
@@ -157,12 +168,14 @@ BAD_CALLS = [
     _bad("scrape_metrics", lambda: raykit.scrape_metrics(targets=["x"]), "targets"),
     _bad("my_progress", lambda: raykit.my_progress(notebooks=42), "notebooks"),
     _bad("check.close", lambda: raykit.check.close(1.0, 1.0, rel_tol=-1), "rel_tol"),
+    _bad("check.ran_as_tasks", lambda: raykit.check.ran_as_tasks([], "f", count=0), "count"),
     _bad("observe", lambda: raykit.observe(1.0, prediction="p"), "prediction"),
 ]
 
 # Public names that take no argument, or that users get from the kit rather than build.
-NO_ARGUMENTS = {"doctor", "shutdown", "store_stats"}
+NO_ARGUMENTS = {"doctor", "shutdown"}
 RESULTS = {
+    "Chart",
     "Comparison",
     "Exercise",
     "LoadReport",
@@ -171,6 +184,9 @@ RESULTS = {
     "ProgressReport",
     "Session",
     "StoreWatch",
+    "Sweep",
+    "TaskAttempt",
+    "TaskState",
     "Timeline",
     "Timing",
 }

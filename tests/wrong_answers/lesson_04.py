@@ -4,7 +4,42 @@ WRONG_ANSWERS: dict[str, list[str]] = {
     "04.batch": [
         # One task per number: the overhead the exercise is about.
         "@ray.remote\ndef square(x):\n    return x * x\n\n\n"
-        "chunk_refs = [square.remote(i) for i in range(1000)]\nn_tasks = len(chunk_refs)\n"
+        "chunk_refs = [square.remote(i) for i in range(1000)]\n"
         "squares = ray.get(chunk_refs)\n",
+        # The chunks squared in the driver and put in the store: no task ran at all.
+        "chunk_refs = [ray.put([x * x for x in range(i, i + 100)]) for i in range(0, 1000, 100)]\n"
+        "squares = [y for part in ray.get(chunk_refs) for y in part]\n",
+        # Chunks of 10: 100 tasks, still too fine-grained.
+        "@ray.remote\ndef square_chunk(chunk):\n    return [x * x for x in chunk]\n\n\n"
+        "chunk_refs = [square_chunk.remote(range(i, i + 10)) for i in range(0, 1000, 10)]\n"
+        "squares = [y for part in ray.get(chunk_refs) for y in part]\n",
+    ],
+    "04.back-pressure": [
+        # Every task at once: no cap at all.
+        "throttled_refs = [slow_step.remote(i, s) for i, s in enumerate(durations)]\n"
+        "throttled_results = ray.get(throttled_refs)\n",
+        # A ray.get right after each call: capped, but one task at a time.
+        "throttled_refs, throttled_results = [], []\n"
+        "for i, s in enumerate(durations):\n"
+        "    throttled_refs.append(slow_step.remote(i, s))\n"
+        "    throttled_results.append(ray.get(throttled_refs[-1]))\n",
+        # `>` where `>=` is meant: one task more than the cap in flight.
+        "throttled_refs, throttled_results, pending = [], [], []\n"
+        "for i, s in enumerate(durations):\n"
+        "    if len(pending) > MAX_IN_FLIGHT:\n"
+        "        [ready], pending = ray.wait(pending, num_returns=1)\n"
+        "        throttled_results.append(ray.get(ready))\n"
+        "    throttled_refs.append(slow_step.remote(i, s))\n"
+        "    pending.append(throttled_refs[-1])\n"
+        "throttled_results += ray.get(pending)\n",
+    ],
+    "04.coordinator": [
+        # The coordinator keeps a GPU while it waits: the deadlock of the section again.
+        "@ray.remote(num_gpus=1)\ndef coordinator(i):\n"
+        "    return sum(ray.get([gpu_child.remote(j) for j in range(2)]))\n\n\n"
+        "coordinator_refs = [coordinator.remote(i) for i in range(N_FAKE_GPUS)]\n",
+        # No deadlock, but no GPU children either: the coordinator does the work itself.
+        "@ray.remote\ndef coordinator(i):\n    return sum(range(2))\n\n\n"
+        "coordinator_refs = [coordinator.remote(i) for i in range(N_FAKE_GPUS)]\n",
     ],
 }
