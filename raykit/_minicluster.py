@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -18,7 +19,9 @@ import psutil
 
 from . import _host, _ray_private
 from ._ports import free_port, require_free_port, wait_for_port
+from ._session import state_api_address
 from ._supervisor import Supervisor, freeze_then_kill, kill, marked_processes, wait_gone
+from ._wait import wait_until
 from .exceptions import ConfigError, RaykitError
 
 # What one worker node costs before it runs any task: raylet, dashboard agent, runtime-env agent
@@ -48,6 +51,21 @@ NODE_MARKER = "RAYKIT_MINICLUSTER_NODE"
 START_ATTEMPTS = 3
 START_TIMEOUT_S = 180.0
 _FATAL_LINE = re.compile(r"^\[[^\]]* C \d+ \d+\] .*$", re.MULTILINE)
+# What each process of a node is, by how it names itself: Ray's agents and workers rename
+# themselves (``ray::...``); the other processes are a binary or a Python script of Ray's.
+_RENAMED = {"ray::DashboardAgent": "dashboard agent", "ray::RuntimeEnvAgent": "runtime-env agent"}
+_SCRIPTS = {
+    "dashboard.py": "dashboard",
+    "agent.py": "dashboard agent",
+    "main.py": "runtime-env agent",
+    "log_monitor.py": "log monitor",
+    "monitor.py": "autoscaler monitor",
+    "default_worker.py": "worker (starting)",
+}
+# Task states after which an attempt changes no more.
+_DONE = ("FINISHED", "FAILED")
+# The width the shell commands of :attr:`MiniNode.start_command` are wrapped at.
+_COMMAND_WIDTH = 96
 
 
 @dataclass
@@ -65,6 +83,22 @@ class MiniNode:
     node_id: str = ""
     pids: set = field(default_factory=set)
     killed_at: float | None = None
+    start_flags: list = field(default_factory=list)
+    start_env: dict = field(default_factory=dict)
+
+    @property
+    def start_command(self) -> str:
+        """The ``ray start`` command this node ran, as a shell command (wrapped with ``\\``).
+
+        The flags are the ones passed to ``ray start``; the variables in front are those
+        MiniCluster set for the node that change what Ray does (token authentication, the GCS's
+        health checks and its Redis, on the head). MiniCluster runs the command through
+        ``python -m raykit._ray_start``, which keeps ``--node-ip-address=127.0.0.1`` as given:
+        a plain ``ray start`` would replace it with the host's network address.
+        """
+        env = [f"{k}={shlex.quote(v)}" for k, v in self.start_env.items()]
+        flags = [shlex.quote(f) for f in self.start_flags]
+        return " \\\n".join(_wrap(env, indent="") + _wrap(["ray", "start", *flags], indent="    "))
 
     def processes(self) -> list[psutil.Process]:
         """The node's live processes: those that inherited its marker in their environment,
@@ -194,6 +228,11 @@ class MiniCluster:
     ) -> MiniNode:
         """Start a worker node and wait until it has joined the cluster.
 
+        When this process's driver is connected to the cluster, it also waits until a task sent
+        to the new node (by its ``ray.io/node-id`` label) has run there: from then on the
+        scheduler places work on it, and a label selector that names it is not taken for one
+        that no node can meet (which would send the work to a ``fallback_strategy`` instead).
+
         Parameters
         ----------
         num_cpus
@@ -219,7 +258,9 @@ class MiniCluster:
             existing=len(alive),
         )
         name = f"n{len(self.nodes):02d}"
-        return self._start_node(name, num_cpus, resources, labels, object_store_memory)
+        node = self._start_node(name, num_cpus, resources, labels, object_store_memory)
+        _wait_until_schedulable(self.address, node.node_id)
+        return node
 
     def kill_node(self, node: MiniNode, *, wait: bool = True) -> float:
         """Kill a worker node at once, as when a machine vanishes: SIGSTOP, then SIGKILL.
@@ -304,6 +345,184 @@ class MiniCluster:
             if node.node_id == node_id:
                 return node
         raise ConfigError(f"no node of this cluster has the id {node_id!r}.")
+
+    def ray_cli(self, *args: str, timeout_s: float = 120.0) -> str:
+        """Run Ray's command line against this cluster, as in a terminal: ``ray <args>``.
+
+        It runs the ``ray`` command of this Python with ``RAY_ADDRESS`` set to the cluster, and
+        with ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``, Ray's single-host mode, without which the
+        CLI would look for the cluster on the host's network address instead of 127.0.0.1.
+
+        Parameters
+        ----------
+        *args
+            The command's words, e.g. ``mc.ray_cli("status")`` or ``mc.ray_cli("list", "nodes")``.
+        timeout_s
+            Seconds the command may take.
+
+        Returns
+        -------
+        str
+            The command line (``$ ray status``) and what it printed, ready to ``print``.
+        """
+        self._require_open()
+        if not args or not all(isinstance(a, str) and a for a in args):
+            raise ConfigError(
+                f"args={args!r} must be the words of a ray command, e.g. mc.ray_cli('status')."
+            )
+        if isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float) or timeout_s <= 0:
+            raise ConfigError(f"timeout_s={timeout_s!r} must be a number of seconds above 0.")
+        ray_exe = Path(sys.executable).with_name("ray")
+        command = (
+            [str(ray_exe)] if ray_exe.exists() else [sys.executable, "-m", "ray.scripts.scripts"]
+        )
+        env = {**os.environ, "RAY_ADDRESS": self.address, _ray_private.SINGLE_HOST_ENV: "0"}
+        env["RAY_AUTH_MODE"] = self._env["RAY_AUTH_MODE"]
+        shown = f"$ ray {shlex.join(args)}"
+        try:
+            proc = subprocess.run(
+                [*command, *args], env=env, capture_output=True, text=True, timeout=timeout_s
+            )
+        except subprocess.TimeoutExpired:
+            raise RaykitError(f"`{shown[2:]}` did not finish within {timeout_s:g} s.") from None
+        if proc.returncode != 0:
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+            raise RaykitError(
+                f"`{shown[2:]}` exited with {proc.returncode}: {' '.join(tail) or 'no output'}"
+            )
+        return f"{shown}\n{proc.stdout.rstrip()}"
+
+    def process_roles(self) -> dict[str, dict[str, int]]:
+        """What runs on each live node, read from the operating system: ``{node name: {role:
+        count}}``, e.g. ``{"n00": {"gcs_server": 1, "raylet": 1, "dashboard": 1, ...}}``.
+
+        Ray's processes are told apart by how they name themselves: the ``gcs_server`` and
+        ``raylet`` binaries, the dashboard and its agents, the log monitor, and the worker
+        processes (``ray::IDLE`` until they run something, then the task's or actor's name).
+        """
+        self._require_open()
+        roles: dict[str, dict[str, int]] = {}
+        for node in self.nodes:
+            found: dict[str, int] = {}
+            for proc in node.processes():
+                role = _role(proc)
+                if role:
+                    found[role] = found.get(role, 0) + 1
+            if found:
+                roles[node.name] = dict(sorted(found.items()))
+        return roles
+
+    def running_on(
+        self, node: MiniNode, *, wait_for: list[str] | tuple = (), timeout_s: float = 300.0
+    ) -> list:
+        """The tasks Ray's State API reports ``RUNNING`` on ``node`` (``TaskState`` records).
+
+        Parameters
+        ----------
+        node
+            A node of this cluster.
+        wait_for
+            Task names (function names, or names given with ``.options(name=...)``): wait until
+            a task of each of these names runs on the node, then return what runs there.
+        timeout_s
+            How long to wait for ``wait_for``, in seconds (a worker process for each task
+            has to start on the node first, which takes a while on a loaded host).
+
+        Returns
+        -------
+        list of ray.util.state.common.TaskState
+        """
+        self._require_open()
+        if node not in self.nodes:
+            raise ConfigError(f"node={node!r} is not a node of this cluster: pass mc.workers[0].")
+        if isinstance(wait_for, str) or not all(isinstance(n, str) for n in wait_for):
+            raise ConfigError(
+                f"wait_for={wait_for!r} must be a list of task names, e.g. wait_for=['work']."
+            )
+        from ray.util.state import list_tasks
+
+        def now_running() -> list:
+            filters = [("node_id", "=", node.node_id), ("state", "=", "RUNNING")]
+            return list_tasks(
+                address=state_api_address(),
+                filters=filters,
+                limit=10_000,
+                raise_on_missing_output=False,
+            )
+
+        if not wait_for:
+            return now_running()
+
+        def all_running():
+            tasks = now_running()
+            # A function defined inside another is named `outer.<locals>.name` by Ray.
+            return tasks if set(wait_for) <= {t.name.rsplit(".", 1)[-1] for t in tasks} else None
+
+        return wait_until(
+            all_running,
+            timeout_s=timeout_s,
+            every_s=0.1,
+            what=f"Ray to report {sorted(set(wait_for))} running on {node.name}",
+        )
+
+    def attempts(self, refs: list, *, timeout_s: float = 60.0) -> list[list]:
+        """Every attempt of the task behind each ref, from Ray's State API, oldest first.
+
+        A task that ran once has one attempt; one that Ray ran again (a retry after its node
+        died, or a reconstruction of a lost object) has more, each with its state, node and
+        ``error_type`` (``NODE_DIED``...). Waits until each task's last attempt has finished
+        or failed and the State API has recorded it.
+
+        Parameters
+        ----------
+        refs
+            ObjectRefs returned by ``.remote()`` calls (or one ref).
+        timeout_s
+            How long to wait for the records of each task.
+
+        Returns
+        -------
+        list of list of ray.util.state.common.TaskState
+            For each ref, in order, its task's attempts by ``attempt_number``.
+        """
+        import ray
+
+        refs = [refs] if isinstance(refs, ray.ObjectRef) else refs
+        if not isinstance(refs, list | tuple) or not all(
+            isinstance(r, ray.ObjectRef) for r in refs
+        ):
+            raise ConfigError(
+                f"refs={refs!r} must be a list of the ObjectRefs that .remote() calls returned."
+            )
+        return [task_attempts(ref, timeout_s=timeout_s) for ref in refs]
+
+    def copies(self, ref, *, at_least: int = 1, timeout_s: float = 10.0) -> tuple[list, int]:
+        """Which nodes hold a copy of ``ref``'s object, and its size in bytes.
+
+        Read from ``ray.experimental.get_object_locations``. The owner hears of a new copy a
+        moment after it is made, so this waits (up to ``timeout_s``) for ``at_least`` copies,
+        then returns what Ray reports.
+
+        Returns
+        -------
+        (list of str, int)
+            The MiniCluster names of the nodes (``["n01", "n02"]``) and the object's size.
+        """
+        import ray
+        from ray.experimental import get_object_locations
+
+        if not isinstance(ref, ray.ObjectRef):
+            raise ConfigError(f"ref={ref!r} must be an ObjectRef, e.g. ref = task.remote().")
+        if isinstance(at_least, bool) or not isinstance(at_least, int) or at_least < 1:
+            raise ConfigError(f"at_least={at_least!r} must be a whole number of copies, 1 or more.")
+
+        def located():
+            where = get_object_locations([ref])[ref]
+            return where if len(where["node_ids"]) >= at_least else None
+
+        where = wait_until(located, timeout_s=timeout_s, every_s=0.05, raise_on_timeout=False)
+        where = where or get_object_locations([ref])[ref]
+        return sorted(self.name_of(n) for n in where["node_ids"]), where["object_size"] or 0
 
     @property
     def pids(self) -> set[int]:
@@ -411,11 +630,17 @@ class MiniCluster:
         self.nodes.append(node)
         # `ray start`, through a wrapper that keeps --node-ip-address=127.0.0.1 as given: Ray
         # would swap it for the host's network address, where every node would then listen.
-        command = [sys.executable, "-m", "raykit._ray_start", *self._node_flags(node)]
-        env = {**self._env, NODE_MARKER: node.temp_dir}
+        node.start_flags = self._node_flags(node)
+        command = [sys.executable, "-m", "raykit._ray_start", *node.start_flags]
+        # What changes Ray's behaviour, shown in MiniNode.start_command: token authentication on
+        # every node; on the head, the GCS's health checks and the Redis that backs it.
+        node.start_env = {"RAY_AUTH_MODE": self._env["RAY_AUTH_MODE"]}
+        if head:
+            node.start_env.update(HEALTH_CHECK_ENV)
         if head and self.redis_address:
-            env["RAY_REDIS_ADDRESS"] = self.redis_address
-            env["RAY_external_storage_namespace"] = os.path.basename(self.root)
+            node.start_env["RAY_REDIS_ADDRESS"] = self.redis_address
+            node.start_env["RAY_external_storage_namespace"] = os.path.basename(self.root)
+        env = {**self._env, **node.start_env, NODE_MARKER: node.temp_dir}
         for attempt in range(1, START_ATTEMPTS + 1):
             error = self._run_ray_start(node, command, env)
             if error is None:
@@ -439,12 +664,21 @@ class MiniCluster:
 
     def _node_flags(self, node: MiniNode) -> list[str]:
         p = node.ports
-        flags = [
-            f"--temp-dir={node.temp_dir}",
-            "--node-ip-address=127.0.0.1",
-            f"--num-cpus={node.num_cpus}",
-            "--num-gpus=0",
+        # What a node is comes first (head or worker, CPUs, resources, labels); then what lets
+        # several nodes share one host: loopback, its own folder and a port for each server.
+        if node.is_head:
+            flags = ["--head", f"--port={p['gcs']}"]
+        else:
+            flags = [f"--address={self.address}"]
+        flags += [f"--num-cpus={node.num_cpus}", "--num-gpus=0"]
+        if node.resources:
+            flags.append(f"--resources={json.dumps(node.resources)}")
+        if node.labels:
+            flags.append("--labels=" + ",".join(f"{k}={v}" for k, v in node.labels.items()))
+        flags += [
             f"--object-store-memory={node.object_store_memory}",
+            "--node-ip-address=127.0.0.1",
+            f"--temp-dir={node.temp_dir}",
             f"--node-manager-port={p['node_manager']}",
             f"--object-manager-port={p['object_manager']}",
             f"--dashboard-agent-listen-port={p['dashboard_agent_listen']}",
@@ -456,21 +690,13 @@ class MiniCluster:
             "--max-worker-port=0",
             "--disable-usage-stats",
         ]
-        if node.resources:
-            flags.append(f"--resources={json.dumps(node.resources)}")
-        if node.labels:
-            flags.append("--labels=" + ",".join(f"{k}={v}" for k, v in node.labels.items()))
         if node.is_head:
             flags += [
-                "--head",
-                f"--port={p['gcs']}",
                 "--include-dashboard=true",
                 "--dashboard-host=127.0.0.1",
                 f"--dashboard-port={p['dashboard']}",
                 f"--ray-client-server-port={p['client']}",
             ]
-        else:
-            flags.append(f"--address={self.address}")
         return flags
 
     def _run_ray_start(self, node: MiniNode, command: list[str], env: dict) -> str | None:
@@ -505,6 +731,18 @@ class MiniCluster:
             raise ConfigError("this MiniCluster is closed; create a new one.")
 
 
+def _wrap(words: list[str], *, indent: str) -> list[str]:
+    """``words`` joined into lines of at most about ``_COMMAND_WIDTH`` characters; every line
+    after the first starts with ``indent``."""
+    lines: list[str] = []
+    for word in words:
+        if lines and len(lines[-1]) + 1 + len(word) <= _COMMAND_WIDTH - 2:
+            lines[-1] += " " + word
+        else:
+            lines.append((indent if lines else "") + word)
+    return lines
+
+
 def _cleanup(sup: Supervisor) -> None:
     """Kill every process of the cluster (raylets first, so that no new worker starts)."""
     sup.close(first=_is_raylet)
@@ -516,6 +754,77 @@ def _cleanup(sup: Supervisor) -> None:
 def _processes_of(marker: str, folder: str) -> list[psutil.Process]:
     """Live processes whose environment has ``marker=folder``, and all their descendants."""
     return marked_processes({marker: folder})
+
+
+def read_attempts(ref) -> list:
+    """The attempts of the task behind ``ref`` that the State API has recorded so far, oldest
+    first (one query; none yet for a task submitted a moment ago)."""
+    from ray.util.state import list_tasks
+
+    found = list_tasks(
+        address=state_api_address(),
+        filters=[("task_id", "=", ref.task_id().hex())],
+        detail=True,
+        limit=1_000,
+        raise_on_missing_output=False,
+    )
+    return sorted(found, key=lambda t: t.attempt_number)
+
+
+def task_attempts(ref, *, timeout_s: float = 60.0) -> list:
+    """The attempts of the task behind ``ref``, once its last attempt has finished or failed
+    in the State API's records (which trail the task by up to a second or two)."""
+
+    def settled():
+        found = read_attempts(ref)
+        numbers = [a.attempt_number for a in found]
+        complete = numbers == list(range(len(found)))  # no earlier attempt still on its way
+        return found if found and complete and found[-1].state in _DONE else None
+
+    found = wait_until(settled, timeout_s=timeout_s, every_s=0.2, raise_on_timeout=False)
+    return found or read_attempts(ref)
+
+
+def actor_record(actor_id: str):
+    """The State API's record of an actor (``ActorState``: state, node, ``num_restarts``), or
+    None while it has none."""
+    from ray.util.state import get_actor
+
+    return get_actor(actor_id, address=state_api_address())
+
+
+def actor_calls(actor_id: str) -> list:
+    """Every method call of an actor that the State API recorded (``TaskState``, with the node
+    each ran on)."""
+    from ray.util.state import list_tasks
+
+    return list_tasks(
+        address=state_api_address(),
+        filters=[("actor_id", "=", actor_id), ("type", "=", "ACTOR_TASK")],
+        limit=10_000,
+        raise_on_missing_output=False,
+    )
+
+
+def _role(proc: psutil.Process) -> str | None:
+    """What a process of a node is (``raylet``, ``dashboard agent``, ``worker ray::IDLE``...)."""
+    try:
+        cmd = proc.cmdline()
+    except psutil.Error:
+        return None
+    if not cmd:
+        return None
+    exe = os.path.basename(cmd[0])
+    if cmd[0].startswith("ray::"):  # Ray's agents and workers rename themselves
+        return _RENAMED.get(cmd[0], "worker " + cmd[0])
+    # The dashboard runs its modules in processes of their own, forked by a multiprocessing
+    # forkserver (with its resource tracker).
+    if exe.startswith("ray-dashboard-") or "from multiprocessing." in " ".join(cmd):
+        return "dashboard module"
+    if "ray.util.client.server" in cmd:
+        return "ray client server"
+    script = next((os.path.basename(a) for a in cmd[1:] if a.endswith(".py")), exe)
+    return _SCRIPTS.get(script, script)
 
 
 def _is_raylet(proc: psutil.Process) -> bool:
@@ -577,16 +886,43 @@ def _wait_until_dead(node_id: str, timeout: float = 60) -> None:
     raise RaykitError(f"the GCS did not report node {node_id[:8]} dead within {timeout:.0f} s.")
 
 
-def _disconnect_driver_from(address: str) -> None:
+def _driver_connected_to(address: str) -> bool:
     import ray
 
     if not ray.is_initialized():
-        return
+        return False
     try:
         connected = ray.get_runtime_context().gcs_address
-    except Exception:  # a half-torn-down driver: disconnect anyway
+    except Exception:  # a half-torn-down driver: call it connected, so that it is shut down
         connected = address
-    if connected.rsplit(":", 1)[-1] == address.rsplit(":", 1)[-1]:
+    return connected.rsplit(":", 1)[-1] == address.rsplit(":", 1)[-1]
+
+
+def _wait_until_schedulable(address: str, node_id: str, timeout: float = START_TIMEOUT_S) -> None:
+    """Run a task on the node by its ``ray.io/node-id`` label, when this process's driver is
+    connected to the cluster: a new node joins the GCS a moment before the scheduler that places
+    the driver's tasks hears of it."""
+    import ray
+
+    if not node_id or not _driver_connected_to(address):
+        return
+
+    @ray.remote(num_cpus=0, max_retries=0)
+    def joined() -> str:
+        return ray.get_runtime_context().get_node_id()
+
+    probe = joined.options(label_selector={"ray.io/node-id": node_id}).remote()
+    try:
+        ray.get(probe, timeout=timeout)
+    except ray.exceptions.GetTimeoutError:
+        ray.cancel(probe, force=True)
+        raise RaykitError(
+            f"node {node_id[:8]} joined the cluster, but no task ran on it within {timeout:.0f} s."
+        ) from None
+
+
+def _disconnect_driver_from(address: str) -> None:
+    if _driver_connected_to(address):
         from ._session import shutdown
 
         shutdown()

@@ -7,7 +7,9 @@ tests (connected to this process's driver), and one with Redis that ends in an e
 from __future__ import annotations
 
 import os
+import re
 import socket
+import time
 from pathlib import Path
 
 import psutil
@@ -60,6 +62,44 @@ def test_nodes_join_with_their_resources_and_labels(cluster):
     assert cluster.name_of(cluster.workers[0].node_id) == "n01"
 
 
+def test_start_command_is_the_ray_start_each_node_ran(cluster):
+    import ray
+
+    head, worker = cluster.head.start_command, cluster.workers[0].start_command
+    gcs_port = cluster.address.rsplit(":", 1)[1]
+    assert f"ray start --head --port={gcs_port}" in head and "--labels=market=on-demand" in head
+    assert "RAY_health_check_period_ms=1000" in head and "RAY_AUTH_MODE=token" in head
+    assert f"ray start --address={cluster.address}" in worker
+    assert """'--resources={"zone_a": 1}'""" in worker and "--labels=zone=a" in worker
+    assert "--head" not in worker and "RAY_health_check" not in worker
+    assert all(len(line) <= 100 for line in (head + "\n" + worker).splitlines())
+    # The ports on the command line are the ones Ray reports for each node.
+    for node in (cluster.head, cluster.workers[0]):
+        (record,) = [n for n in ray.nodes() if n["NodeID"] == node.node_id]
+        port = re.search(r"--node-manager-port=(\d+)", node.start_command).group(1)
+        assert int(port) == record["NodeManagerPort"]
+
+
+def test_ray_cli_runs_rays_command_line_against_the_cluster(cluster):
+    import ray
+
+    out = cluster.ray_cli("status")
+    assert out.startswith("$ ray status\n") and "Active:" in out
+    active = set(re.findall(r"^ *1 node_([0-9a-f]+)$", out, re.MULTILINE))
+    assert active == {n["NodeID"] for n in ray.nodes() if n["Alive"]}
+    with pytest.raises(raykit.RaykitError, match="exited with"):
+        cluster.ray_cli("no-such-command")
+
+
+def test_process_roles_name_each_nodes_processes(cluster):
+    roles = cluster.process_roles()
+    assert set(roles) == {"n00", "n01"}
+    assert roles["n00"]["gcs_server"] == 1 and roles["n00"]["raylet"] == 1
+    assert roles["n01"]["raylet"] == 1
+    assert "gcs_server" not in roles["n01"] and "dashboard" not in roles["n01"]
+    assert "dashboard" in roles["n00"] and "dashboard agent" in roles["n01"]
+
+
 def test_tasks_run_where_their_resources_are_with_token_auth(cluster):
     import ray
 
@@ -73,26 +113,83 @@ def test_tasks_run_where_their_resources_are_with_token_auth(cluster):
     assert raylet.environ().get("RAY_AUTH_MODE") == "token"
 
 
-def test_check_ran_on_labelled_node(cluster):
+def test_check_ran_by_label_and_copies(cluster):
+    import numpy as np
+    import ray
+
+    @ray.remote
+    def where():
+        return ray.get_runtime_context().get_node_id()
+
     # Answers are named by string, as in the lesson's self-check: they live in this module.
-    global right_node, wrong_node
-    right_node, wrong_node = cluster.workers[0].node_id, cluster.head.node_id
-    raykit.check.ran_on_labelled_node("right_node", "zone", "a")
-    with pytest.raises(CheckFailed, match="label 'zone' is None"):
-        raykit.check.ran_on_labelled_node("wrong_node", "zone", "a")
+    global by_label, by_resource, nowhere
+    by_label = where.options(label_selector={"zone": "a"}).remote()
+    by_resource = where.options(resources={"zone_a": 1}).remote()
+    nowhere = where.options(label_selector={"zone": "z"}).remote()
+    raykit.check.ran_by_label("by_label", {"zone": "a"})
+    with pytest.raises(CheckFailed, match="no label_selector"):
+        raykit.check.ran_by_label("by_resource", {"zone": "a"})
+    with pytest.raises(CheckFailed, match="no live node is labelled zone=z"):
+        raykit.check.ran_by_label("nowhere", {"zone": "z"})
+    with pytest.raises(CheckFailed, match="not market=on-demand"):
+        raykit.check.ran_by_label("by_label", {"market": "on-demand"})
     with pytest.raises(CheckFailed, match="not defined"):
-        raykit.check.ran_on_labelled_node("no_such_answer", "zone", "a")
-    with pytest.raises(CheckFailed, match="not a node id"):
-        raykit.check.ran_on_labelled_node(42, "zone", "a")
+        raykit.check.ran_by_label("no_such_answer", {"zone": "a"})
+    with pytest.raises(CheckFailed, match="not the ObjectRef"):
+        raykit.check.ran_by_label(42, {"zone": "a"})
+    ray.cancel(nowhere)
+
+    @ray.remote(resources={"zone_a": 1})
+    def make():
+        return np.ones(1_000_000)  # 8 MB: stored in n01's object store, not inline
+
+    array = make.remote()
+    ray.wait([array], fetch_local=False)
+    names, size = cluster.copies(array)
+    assert names == ["n01"] and size >= 8_000_000
 
 
 def test_add_node_then_kill_node_kills_its_raylet(cluster):
     import ray
 
-    node = cluster.add_node(num_cpus=1, resources={"gpu_sim": 1})
+    node = cluster.add_node(num_cpus=2, resources={"gpu_sim": 1}, labels={"pool": "doomed"})
     raylet = node.raylet()
     assert raylet is not None and raylet.pid in node.pids
     assert ray.cluster_resources().get("gpu_sim") == 1
+    # On the node: two tasks (with and without retries) and two actors (with and without
+    # restarts), each falling back to the head once the node is gone.
+    doomed = dict(
+        label_selector={"pool": "doomed"},
+        fallback_strategy=[{"label_selector": {"market": "on-demand"}}],
+    )
+
+    @ray.remote
+    def slow(seconds):
+        time.sleep(seconds)
+        return ray.get_runtime_context().get_node_id()
+
+    @ray.remote(num_cpus=0)
+    class Where:
+        def where(self):
+            return ray.get_runtime_context().get_node_id()
+
+    global survivor, fragile, comeback, gone
+    survivor = slow.options(max_retries=2, **doomed).remote(10)
+    fragile = slow.options(max_retries=0, **doomed).remote(60)
+    comeback = Where.options(max_restarts=1, max_task_retries=1, **doomed).remote()
+    gone = Where.options(**doomed).remote()
+    assert ray.get([comeback.where.remote(), gone.where.remote()]) == [node.node_id] * 2
+
+    def both_running():
+        return len([t for t in cluster.running_on(node) if t.name.endswith("slow")]) == 2
+
+    # Each task needs a worker process of its own on the node: slow to start on a loaded host.
+    if not raykit.wait_until(both_running, timeout_s=300, raise_on_timeout=False):
+        from ray.util.state import list_tasks
+
+        seen = list_tasks(address=cluster.address, filters=[("type", "=", "NORMAL_TASK")])
+        pytest.fail(f"not both on the node: {[(t.name, t.state, t.node_id) for t in seen]}")
+    assert len(cluster.running_on(node, wait_for=["slow"])) == 2
 
     seconds = cluster.kill_node(node)
 
@@ -102,6 +199,77 @@ def test_add_node_then_kill_node_kills_its_raylet(cluster):
     dead = [n for n in ray.nodes() if n["NodeID"] == node.node_id]
     assert dead and dead[0]["Alive"] is False, "the GCS reports the node dead"
     assert "gpu_sim" not in ray.available_resources()
+
+    # The retried task: its first attempt died with the node, the second ran on the head.
+    assert ray.get(survivor, timeout=120) == cluster.head.node_id
+    (tries,) = cluster.attempts([survivor])
+    assert [(a.state, a.node_id, a.error_type) for a in tries] == [
+        ("FAILED", node.node_id, "NODE_DIED"),
+        ("FINISHED", cluster.head.node_id, None),
+    ]
+    raykit.check.survived_node_loss("survivor")
+    with pytest.raises(CheckFailed, match="failed with .* when its node died"):
+        raykit.check.survived_node_loss("fragile")
+    raykit.check.restarted_elsewhere("comeback", "where")
+    with pytest.raises(CheckFailed, match="max_restarts"):
+        raykit.check.restarted_elsewhere("gone", "where")
+
+    from ray.util.state import list_nodes
+
+    raykit.check.found_dead_nodes([n for n in ray.nodes() if not n["Alive"]])
+    raykit.check.found_dead_nodes(
+        [n for n in list_nodes(address=cluster.address) if n.state == "DEAD"]
+    )
+    with pytest.raises(CheckFailed, match="Ray reports alive"):
+        raykit.check.found_dead_nodes([n for n in ray.nodes() if n["Alive"]])
+    with pytest.raises(CheckFailed, match="not a node record"):
+        raykit.check.found_dead_nodes([node.node_id])
+    with pytest.raises(CheckFailed, match="misses 1"):
+        raykit.check.found_dead_nodes([])
+
+
+def test_checks_fail_when_no_node_died_under_the_answer(cluster):
+    import ray
+
+    @ray.remote
+    def quick():
+        return 1
+
+    @ray.remote(num_cpus=0, max_restarts=1)
+    class Where:
+        def where(self):
+            return ray.get_runtime_context().get_node_id()
+
+    global safe_task, safe_actor
+    safe_task = quick.options(resources={"zone_a": 1}).remote()
+    safe_actor = Where.options(label_selector={"zone": "a"}).remote()
+    with pytest.raises(CheckFailed, match="no attempt of the task of `safe_task` was lost"):
+        raykit.check.survived_node_loss("safe_task")
+    with pytest.raises(CheckFailed, match="never lost its node"):
+        raykit.check.restarted_elsewhere("safe_actor", "where")
+    with pytest.raises(CheckFailed, match="no method nowhere"):
+        raykit.check.restarted_elsewhere("safe_actor", "nowhere")
+    with pytest.raises(CheckFailed, match="the actor class itself"):
+        raykit.check.restarted_elsewhere(Where, "where")
+
+
+def test_new_methods_name_their_bad_arguments(cluster):
+    import ray
+
+    with pytest.raises(ConfigError, match="args="):
+        cluster.ray_cli()
+    with pytest.raises(ConfigError, match="timeout_s="):
+        cluster.ray_cli("status", timeout_s=0)
+    with pytest.raises(ConfigError, match="node="):
+        cluster.running_on(object())
+    with pytest.raises(ConfigError, match="wait_for="):
+        cluster.running_on(cluster.head, wait_for="slow")
+    with pytest.raises(ConfigError, match="refs="):
+        cluster.attempts([1, 2])
+    with pytest.raises(ConfigError, match="ref="):
+        cluster.copies(42)
+    with pytest.raises(ConfigError, match="at_least="):
+        cluster.copies(ray.put(1), at_least=0)
 
 
 def test_kill_node_refuses_the_head_and_strangers(cluster):
