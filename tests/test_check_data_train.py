@@ -37,6 +37,14 @@ def test_close_fails_a_non_number():
         check.close(True, 1.0)
 
 
+def test_close_names_the_type_of_an_answer_that_prints_as_a_table():
+    import pandas as pd
+
+    with pytest.raises(CheckFailed, match="is a DataFrame, which does not match") as info:
+        check.close(pd.DataFrame({"mean": [1.0, 2.0]}), EXPECTED_MEANS)
+    assert "\n" not in info.value.problem
+
+
 def test_close_fails_a_blank_answer_with_a_hint():
     with pytest.raises(CheckFailed) as info:
         check.close("mean_alcohol_never_defined", EXPECTED_MEANS)
@@ -75,3 +83,178 @@ def test_scaling_config_fails_something_else_and_a_blank_answer():
         check.scaling_config({"num_workers": 4}, num_workers=4, use_gpu=True)
     with pytest.raises(CheckFailed, match="is not defined yet"):
         check.scaling_config("gpu_scaling_never_defined", num_workers=4, use_gpu=True)
+
+
+# --- lesson 06: checks that judge a Ray Data Dataset (its plan, its rows, the files it wrote) ---
+
+
+@pytest.fixture(scope="module")
+def data_cluster():
+    """A small local cluster for Ray Data (no dashboard: these checks use no State API)."""
+    import raykit
+
+    raykit.init(num_cpus=2, include_dashboard=False)
+    yield
+    raykit.shutdown()
+
+
+def _wine_csv():
+    import raykit
+
+    return str(raykit.dataset_path("wine"))
+
+
+def _wine_frame():
+    from pathlib import Path
+
+    import pandas as pd
+
+    return pd.concat(map(pd.read_csv, sorted(Path(_wine_csv()).glob("*.csv"))), ignore_index=True)
+
+
+def _batch_functions():
+    """Batch functions for map_batches, defined in a function so that Ray ships them by value
+    (the workers cannot import this test module)."""
+
+    def add_ratio(batch):
+        batch["ratio"] = batch["flavanoids"] / batch["total_phenols"]
+        return batch
+
+    def add_wrong_ratio(batch):
+        batch["ratio"] = batch["total_phenols"] / batch["flavanoids"]
+        return batch
+
+    def fails(batch):
+        raise ValueError("a bug in my batch function")
+
+    return add_ratio, add_wrong_ratio, fails
+
+
+_add_ratio, _add_wrong_ratio, _fails = _batch_functions()
+
+
+def _expected_ratio():
+    import pandas as pd
+
+    frame = _wine_frame()
+    return pd.DataFrame(
+        {"wine_id": frame["wine_id"], "ratio": frame["flavanoids"] / frame["total_phenols"]}
+    )
+
+
+@pytest.mark.ray_cluster
+def test_dataset_plan_passes_a_batch_map_over_the_files_read(data_cluster, capsys):
+    import ray
+
+    ds = ray.data.read_csv(_wine_csv()).map_batches(_add_ratio)
+    check.dataset_plan(ds, ["ReadCSV", "MapBatches"], reads=_wine_csv())
+    assert "MapBatches(add_ratio)" in capsys.readouterr().out, "the plan is printed"
+
+
+@pytest.mark.ray_cluster
+def test_dataset_plan_fails_a_missing_step_with_its_own_hint(data_cluster):
+    import ray
+
+    per_row = ray.data.read_csv(_wine_csv()).map(lambda row: row)
+    with pytest.raises(CheckFailed, match="no MapBatches step") as info:
+        check.dataset_plan(per_row, {"MapBatches": "use map_batches"}, hint="other")
+    assert info.value.hint == "use map_batches"
+    assert "Map(<lambda>)" in info.value.problem, "the message shows the plan it found"
+
+
+@pytest.mark.ray_cluster
+def test_dataset_plan_fails_data_not_read_from_the_files(data_cluster):
+    import ray
+
+    handed_over = ray.data.from_pandas(_wine_frame()).map_batches(_add_ratio)
+    with pytest.raises(CheckFailed, match="reads no files, not the 4 files"):
+        check.dataset_plan(handed_over, ["MapBatches"], reads=_wine_csv())
+    one_file = ray.data.read_csv(sorted(__import__("glob").glob(f"{_wine_csv()}/*.csv"))[0])
+    with pytest.raises(CheckFailed, match="reads part-000.csv, not"):
+        check.dataset_plan(one_file, ["ReadCSV"], reads=_wine_csv())
+
+
+@pytest.mark.ray_cluster
+def test_dataset_plan_fails_a_materialized_dataset_rows_and_a_blank(data_cluster):
+    import ray
+
+    ds = ray.data.read_csv(_wine_csv()).map_batches(_add_ratio)
+    with pytest.raises(CheckFailed, match="is a materialized dataset"):
+        check.dataset_plan(ds.materialize(), ["MapBatches"])
+    with pytest.raises(CheckFailed, match="is a materialized dataset .*from_pandas"):
+        check.dataset_plan(ray.data.from_pandas(_wine_frame()), ["ReadCSV"])
+    with pytest.raises(CheckFailed, match="not a Ray Data Dataset") as info:
+        check.dataset_plan(ds.take(2), ["MapBatches"])
+    assert ".take_all()" in info.value.hint
+    with pytest.raises(CheckFailed, match="is not defined yet"):
+        check.dataset_plan("dataset_never_defined", ["MapBatches"])
+
+
+def test_dataset_plan_rejects_bad_arguments():
+    from raykit import ConfigError
+
+    with pytest.raises(ConfigError, match="steps"):
+        check.dataset_plan("anything", "MapBatches")
+    with pytest.raises(ConfigError, match="reads"):
+        check.dataset_plan("anything", ["MapBatches"], reads="/no/such/folder")
+
+
+@pytest.mark.ray_cluster
+def test_dataset_rows_runs_the_dataset_and_compares_with_pandas(data_cluster, capsys):
+    import ray
+
+    right = ray.data.read_csv(_wine_csv()).map_batches(_add_ratio)
+    check.dataset_rows(right, _expected_ratio(), key="wine_id")
+    assert "gives the expected 178 rows" in capsys.readouterr().out
+
+
+@pytest.mark.ray_cluster
+def test_dataset_rows_fails_wrong_values_missing_columns_rows_and_errors(data_cluster):
+    import ray
+
+    wine = ray.data.read_csv(_wine_csv())
+    expected = _expected_ratio()
+    with pytest.raises(CheckFailed, match=r"column 'ratio' .* differs .* \d+ of 178 rows") as info:
+        check.dataset_rows(wine.map_batches(_add_wrong_ratio), expected, key="wine_id")
+    assert "(at wine_id=0: " in info.value.problem, "plain numbers, not np.int64(...)"
+    with pytest.raises(CheckFailed, match="has no column 'ratio'"):
+        check.dataset_rows(wine, expected, key="wine_id")
+    with pytest.raises(CheckFailed, match="10 rows, not the expected 178"):
+        check.dataset_rows(wine.map_batches(_add_ratio).limit(10), expected, key="wine_id")
+    with pytest.raises(CheckFailed, match="running .* failed with .*a bug in my batch function"):
+        check.dataset_rows(wine.map_batches(_fails), expected, key="wine_id")
+
+
+@pytest.mark.ray_cluster
+def test_wrote_parquet_reads_the_files_back_and_compares(data_cluster, tmp_path, capsys):
+    import ray
+    from ray.data.expressions import col
+
+    strong = ray.data.read_csv(_wine_csv()).filter(expr=col("alcohol") > 13)
+    strong.write_parquet(str(tmp_path / "out"))
+    frame = _wine_frame()
+    check.wrote_parquet(strong, tmp_path / "out", frame[frame["alcohol"] > 13], key="wine_id")
+    assert "was written by Ray Data" in capsys.readouterr().out
+
+
+@pytest.mark.ray_cluster
+def test_wrote_parquet_fails_rows_saved_by_pandas_wrong_rows_and_a_second_append(
+    data_cluster, tmp_path
+):
+    import ray
+
+    frame = _wine_frame()
+    strong = frame[frame["alcohol"] > 13]
+    by_pandas = ray.data.from_pandas(strong)
+    (tmp_path / "pandas").mkdir()
+    by_pandas.to_pandas().to_parquet(tmp_path / "pandas" / "strong.parquet")
+    with pytest.raises(CheckFailed, match="has not been written by Ray Data"):
+        check.wrote_parquet(by_pandas, tmp_path / "pandas", strong, key="wine_id")
+    everything = ray.data.read_csv(_wine_csv())
+    everything.write_parquet(str(tmp_path / "all"))
+    with pytest.raises(CheckFailed, match=r"178 rows, not the expected \d+"):
+        check.wrote_parquet(everything, tmp_path / "all", strong, key="wine_id")
+    everything.write_parquet(str(tmp_path / "all"))  # appended: every row twice now
+    with pytest.raises(CheckFailed, match="repeat some rows") as info:
+        check.wrote_parquet(everything, tmp_path / "all", frame, key="wine_id")
+    assert "mode='overwrite'" in info.value.hint
