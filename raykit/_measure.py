@@ -383,13 +383,11 @@ class Chart:
         self.figure = figure
 
     def save(self, path) -> str:
-        """Write the chart to ``path`` (``.png`` or ``.svg``) and return the path as a string."""
-        import os
-        from pathlib import Path
+        """Write the chart to ``path`` (``.png``, ``.svg``...) and return the path as a string."""
+        from ._timeline import _check_path
 
-        if not isinstance(path, (str, os.PathLike)) or Path(path).suffix not in (".png", ".svg"):
-            raise ConfigError(f"path={path!r}: pass a file name ending in .png or .svg.")
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path = _check_path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
         self.figure.savefig(path, dpi=110, bbox_inches="tight")
         return str(path)
 

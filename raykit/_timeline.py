@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import os
 import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from ._measure import Chart
 from ._ray_private import is_put_ref
 from ._session import state_api_address
 from .exceptions import ConfigError, RayNotRunning
@@ -26,7 +26,7 @@ _COLUMNS = ["task_id", "name", "attempt", "worker", "node", "start_s", "end_s", 
 _FAILED_COLOUR = "#d62728"
 
 
-class Timeline:
+class Timeline(Chart):
     """The tasks of one run, as a table and as a Gantt chart of workers against time.
 
     Attributes
@@ -54,18 +54,6 @@ class Timeline:
     def max_concurrency(self) -> int:
         """The largest number of tasks that were running at the same instant."""
         return _max_overlap(zip(self.tasks["start_s"], self.tasks["end_s"], strict=True))
-
-    def save(self, path) -> str:
-        """Write the chart to ``path`` (``.png`` or ``.svg``) and return the path as a string."""
-        path = _check_path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.figure.savefig(path, dpi=110, bbox_inches="tight")
-        return str(path)
-
-    def _repr_png_(self) -> bytes:
-        buffer = io.BytesIO()
-        self.figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-        return buffer.getvalue()
 
     def __repr__(self) -> str:
         if self.tasks.empty:
