@@ -279,19 +279,12 @@ def chained(answer: Any, upstream: Any, expected: Any, hint: str | None = None) 
     arguments, refs and not values, and whose value is ``expected``. Ray's task events judge it:
     the task was submitted before the upstream tasks had finished (the driver did not wait for
     them), and Ray held it waiting for its arguments (``PENDING_ARGS_AVAIL``) until they had."""
-    import ray
 
     from ._tasks import task_records
 
-    label, value = resolve(answer)
-    _require_defined(label, value, hint)
+    label, value = _ref_answer(answer, hint)
     up_label, up_value = resolve(upstream)
     _require_defined(up_label, up_value, hint)
-    if not isinstance(value, ray.ObjectRef):
-        fail(
-            f"{label} is a {type(value).__name__}, not the ObjectRef of your last task.",
-            hint or "keep what .remote() returns, total_ref = f.remote(...), without ray.get.",
-        )
     final = _task_refs(label, value, hint)[0]
     parts = _task_refs(up_label, up_value, hint)
     _require_ray("raykit.check.chained")
@@ -375,17 +368,10 @@ def reserved_cpus(answer: Any, cpus: float, hint: str | None = None) -> None:
 def retried(answer: Any, hint: str | None = None) -> None:
     """Pass when the task behind ``answer`` (one ObjectRef) succeeded after at least one failed
     attempt: Ray retried it, as its State API records each attempt."""
-    import ray
 
     from ._tasks import task_attempts
 
-    label, value = resolve(answer)
-    _require_defined(label, value, hint)
-    if not isinstance(value, ray.ObjectRef):
-        fail(
-            f"{label} is a {type(value).__name__}, not the ObjectRef of one task call.",
-            hint or "keep the ref of the call, ref = f.options(...).remote(...), without ray.get.",
-        )
+    label, value = _ref_answer(answer, hint)
     ref = _task_refs(label, value, hint)[0]
     _require_ray("raykit.check.retried")
     attempts = task_attempts(ref)
