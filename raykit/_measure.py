@@ -117,13 +117,7 @@ class Comparison:
         return reference / mine if mine > 0 else float("inf")
 
     def _timing(self, label: str, argument: str = "label") -> Timing:
-        try:
-            return self.timings[label]
-        except (KeyError, TypeError):
-            raise ConfigError(
-                f"{argument}={label!r}: no case named {label!r}; the cases are "
-                f"{', '.join(map(repr, self.timings))}."
-            ) from None
+        return _case(self.timings, label, argument)
 
     def _rows(self) -> list[dict]:
         return [
@@ -347,13 +341,7 @@ class Sweep:
     def _runs(self, label: str | None) -> list[Timing]:
         if label is None and len(self.timings) == 1:
             return next(iter(self.timings.values()))
-        try:
-            return self.timings[label]
-        except (KeyError, TypeError):
-            raise ConfigError(
-                f"label={label!r}: no case named {label!r}; the cases are "
-                f"{', '.join(map(repr, self.timings))}."
-            ) from None
+        return _case(self.timings, label, "label")
 
     def _medians(self, label: str | None) -> list[float]:
         return [t.median for t in self._runs(label)]
@@ -541,3 +529,14 @@ def _draw_sweep(result: Sweep, within, points, title, xlabel):
     ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     return fig
+
+
+def _case(timings: Mapping, label, argument: str):
+    """``timings[label]``, or a ConfigError naming ``argument`` and the cases there are."""
+    try:
+        return timings[label]
+    except (KeyError, TypeError):
+        raise ConfigError(
+            f"{argument}={label!r}: no case named {label!r}; the cases are "
+            f"{', '.join(map(repr, timings))}."
+        ) from None
