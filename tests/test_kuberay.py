@@ -8,7 +8,6 @@ import os
 import pytest
 import yaml
 from _kuberay_crds import TEST_SOURCES, crds_or_skip
-from conftest import SHARED_CRDS
 
 import raykit.kuberay
 from raykit.exceptions import ConfigError
@@ -41,10 +40,10 @@ def crds(found) -> dict[str, dict]:
 
 
 def test_ci_validates_against_the_real_crds():
-    """In this repository's CI (../shared beside the checkout, or CI set) no CRD test may skip:
-    the lookup must find the CRDs there, and they must be the release's."""
-    if not SHARED_CRDS.is_dir() and not os.environ.get("CI"):
-        pytest.skip("neither CI nor ../shared beside the checkout: the CRD tests may skip here")
+    """Where the CRDs are handed over (RAYKIT_KUBERAY_CRDS, as this repository's CI does) or in
+    CI, no CRD test may skip: the lookup must find them, and they must be the release's."""
+    if not os.environ.get("RAYKIT_KUBERAY_CRDS") and not os.environ.get("CI"):
+        pytest.skip("neither CI nor RAYKIT_KUBERAY_CRDS: the CRD tests may skip here")
     found = raykit.kuberay.crds(sources=TEST_SOURCES)  # CRDsNotFound fails this test
     assert found.matches_release, f"{found}: not the KubeRay {found.version} release files"
 
