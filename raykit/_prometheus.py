@@ -18,6 +18,7 @@ import yaml
 
 from ._ports import free_port
 from ._supervisor import Supervisor
+from ._wait import wait_until
 from .exceptions import ConfigError, RaykitError, RayNotRunning
 
 # Ray's own prometheus.yml scrapes every 10 s; a lesson's workload lasts seconds, so the kit
@@ -77,26 +78,52 @@ def _session_dir() -> Path | None:
     return Path(path) if os.path.isdir(path) else None
 
 
-def metrics_targets() -> list[str]:
+def metrics_targets(*, timeout_s: float = 60.0) -> list[str]:
     """``host:port`` of every metrics endpoint of the running cluster, as Ray lists them.
 
     Ray writes them to ``<session_dir>/prom_metrics_service_discovery.json`` (node metrics
-    agents, dashboard, autoscaler); without that file, one per alive node from ``ray.nodes()``.
+    agents, dashboard, autoscaler), rewriting it every few seconds; a node's agent appears there
+    once it has registered, which on a busy host comes seconds after the node itself. So this
+    waits up to ``timeout_s`` for every alive node's agent to be listed, then adds any still
+    missing from ``ray.nodes()``.
     """
     import ray
 
     session = _session_dir()
     discovery = session / _SERVICE_DISCOVERY if session else None
+
+    def listed() -> list[str]:
+        if not (discovery and discovery.is_file()):
+            return []
+        try:
+            groups = json.loads(discovery.read_text())
+        except json.JSONDecodeError:  # caught while Ray rewrites it
+            return []
+        return [t for group in groups for t in group.get("targets", [])]
+
+    def agents() -> set[str]:
+        return {
+            f"{n['NodeManagerAddress']}:{n['MetricsExportPort']}"
+            for n in ray.nodes()
+            if n.get("Alive") and n.get("MetricsExportPort")
+        }
+
+    def port(target: str) -> str:
+        return target.rsplit(":", 1)[1]
+
+    def all_agents_listed() -> list[str]:
+        targets = listed()
+        missing = {port(a) for a in agents()} - {port(t) for t in targets}
+        return targets if targets and not missing else []
+
+    targets = []
     if discovery and discovery.is_file():
-        groups = json.loads(discovery.read_text())
-        targets = [t for group in groups for t in group.get("targets", [])]
-        if targets:
-            return targets
-    return [
-        f"{n['NodeManagerAddress']}:{n['MetricsExportPort']}"
-        for n in ray.nodes()
-        if n.get("Alive") and n.get("MetricsExportPort")
-    ]
+        targets = (
+            wait_until(all_agents_listed, timeout_s=timeout_s, every_s=0.5, raise_on_timeout=False)
+            or listed()
+        )
+    ports = {port(t) for t in targets}
+    return targets + sorted(a for a in agents() if port(a) not in ports)
 
 
 def _ray_scrape_config(scrape_interval_s: float, work_dir: Path) -> dict:

@@ -146,11 +146,16 @@ SINGLE_HOST_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
 
 @contextlib.contextmanager
-def single_host():
-    """While Ray starts or connects: keep 127.0.0.1 as given instead of the host's address."""
+def single_host(enabled: bool = True):
+    """While Ray starts or connects: keep 127.0.0.1 as given instead of the host's address.
+
+    ``enabled=False`` forces the opposite, multi-node mode, even where the environment inherited
+    ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` (a kernel that ``raykit run`` started): that is what
+    ``raykit.init(expose=True)`` asks for.
+    """
     constants = importlib.import_module("ray._private.ray_constants")
     saved = constants.ENABLE_RAY_CLUSTER
-    constants.ENABLE_RAY_CLUSTER = False
+    constants.ENABLE_RAY_CLUSTER = not enabled
     try:
         yield
     finally:
@@ -171,7 +176,7 @@ def local_start(*, loopback: bool, dashboard_agent_port: int):
 
     params.__init__ = init_with_agent_port
     try:
-        with single_host() if loopback else contextlib.nullcontext():
+        with single_host(loopback):
             yield
     finally:
         params.__init__ = saved_init

@@ -251,11 +251,15 @@ def _start_local(overrides: dict, token_auth: bool | None, expose: bool) -> Sess
             "and raykit takes 30% of RAM."
         )
     plan = _host.plan_local_cluster(host, num_cpus=cpus, object_store_memory=store)
-    loopback = not expose and "_node_ip_address" not in overrides
+    loopback = not expose and _is_loopback_address(
+        f"{overrides.get('_node_ip_address', '127.0.0.1')}:0"
+    )
     network = {"dashboard_port": free_port()}  # Ray's fixed 8265 collides between users
     if loopback:
         network["_node_ip_address"] = "127.0.0.1"
         _set_single_host_env(restore_env)
+    elif expose:  # the processes Ray spawns must not inherit single-host mode from this one
+        _unset_single_host_env(restore_env)
     kwargs = {"include_dashboard": True, **plan.init_kwargs(), **network, **overrides}
     try:
         context = _ray_init_local(kwargs, loopback)
@@ -370,6 +374,15 @@ def _set_single_host_env(restore_env: dict) -> None:
         _ray_private.SINGLE_HOST_ENV, os.environ.get(_ray_private.SINGLE_HOST_ENV)
     )
     os.environ[_ray_private.SINGLE_HOST_ENV] = "0"
+
+
+def _unset_single_host_env(restore_env: dict) -> None:
+    """The cluster asked to listen on the network; shutdown() puts the old value back."""
+    if _ray_private.SINGLE_HOST_ENV in os.environ:
+        restore_env.setdefault(
+            _ray_private.SINGLE_HOST_ENV, os.environ[_ray_private.SINGLE_HOST_ENV]
+        )
+        del os.environ[_ray_private.SINGLE_HOST_ENV]
 
 
 def _check_reachable(address: str, source: str) -> None:

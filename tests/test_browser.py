@@ -121,6 +121,17 @@ def _open_notebook(page, url: str, token: str) -> None:
     page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=120_000)
 
 
+def _cleanup_cell(page):
+    """The lesson's "Clean up" cell, the one that stops Ray (found by its source in the file)."""
+    import nbformat
+
+    cells = nbformat.read(NOTEBOOKS / "00_welcome.ipynb", as_version=4).cells
+    index = next(
+        i for i, c in enumerate(cells) if c.cell_type == "code" and "raykit.shutdown()" in c.source
+    )
+    return page.locator(".jp-Notebook .jp-Cell").nth(index)
+
+
 def test_lesson_00_in_a_real_browser(jupyter):
     from playwright.sync_api import sync_playwright
 
@@ -133,8 +144,8 @@ def test_lesson_00_in_a_real_browser(jupyter):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         _open_notebook(page, url, token)
 
-        # Run everything but the last cell (which stops Ray): the dashboard must still be up.
-        page.locator(".jp-Notebook .jp-Cell").last.click()
+        # Run everything above the cell that stops Ray: the dashboard must still be up.
+        _cleanup_cell(page).locator(".jp-InputPrompt").click()
         _run_menu(page, "Run All Above Selected Cell")
         page.locator(".jp-InputPrompt", has_text="[*]").first.wait_for(timeout=30_000)
 
@@ -188,9 +199,9 @@ def test_lesson_00_in_a_real_browser(jupyter):
         page.wait_for_timeout(2000)
         page.screenshot(path=str(ARTIFACTS / "dashboard_via_proxy.png"))
 
-        # Clean up as the learner would: the last cell stops Ray.
+        # Clean up as the learner would: the "Clean up" cell stops Ray.
         _open_notebook(page, url, token)
-        page.locator(".jp-Notebook .jp-Cell").last.click()
+        _cleanup_cell(page).locator(".jp-InputPrompt").click()
         _run_menu(page, "Run Selected Cell")
         page.get_by_text("local Ray cluster stopped").wait_for(timeout=60_000)
         browser.close()
