@@ -45,6 +45,11 @@ class Observation:
     def __str__(self) -> str:
         return self.verdict
 
+    def __repr__(self) -> str:
+        # Short: as a cell's last line, the verdict printed just above is not repeated.
+        unit = f" {self.unit}" if self.unit else ""
+        return f"Observation(predicted={self.predicted!r}, measured={self.measured!r}{unit})"
+
 
 class Prediction:
     """A prediction the learner makes before a measurement; made by :func:`predict`.

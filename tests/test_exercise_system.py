@@ -636,3 +636,13 @@ def test_bad_progress_and_observe_arguments_raise_config_error(tmp_path):
         raykit.observe(1.0, prediction="p")
     with pytest.raises(ConfigError, match="measured='lots'"):
         raykit.observe("lots", prediction=raykit.predict("How many?", answer=3))
+
+
+def test_an_observation_as_a_cells_last_line_does_not_repeat_its_verdict(capsys):
+    prediction = raykit.predict("How many seconds?", answer=4, unit="s", key="t.repr")
+    observation = raykit.observe(3.0, prediction=prediction)
+    printed = capsys.readouterr().out
+    assert observation.verdict in printed  # printed once, by observe
+    shown = repr(observation)  # what IPython shows as the cell's value
+    assert observation.verdict not in shown
+    assert shown == "Observation(predicted=4.0, measured=3.0 s)"
