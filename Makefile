@@ -20,8 +20,9 @@ install: $(STAMP)
 ## JupyterLab on the lessons, bound to 127.0.0.1; each lesson starts its own local Ray cluster.
 ## Without RAY_ADDRESS, Ray runs in its single-host mode: even a plain ray.init() listens on
 ## 127.0.0.1 only (with RAY_ADDRESS the driver must be reachable from the cluster: left alone).
+## The venv's commands come first on PATH, so `!ray status` in a lesson is the kit's Ray.
 lab: $(STAMP)
-	$(if $(RAY_ADDRESS),,RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0) $(BIN)/jupyter lab --ip=127.0.0.1 --ServerApp.root_dir=notebooks \
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(if $(RAY_ADDRESS),,RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0) $(BIN)/jupyter lab --ip=127.0.0.1 --ServerApp.root_dir=notebooks \
 		--LabApp.default_url=/lab/tree/00_welcome.ipynb $(ALLOW_ROOT)
 
 ## Debian packages the tests use (chromium, redis-server, prometheus); installs them as root.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
@@ -211,10 +212,16 @@ def _default_notebook_dir() -> Path:
 def _kernel_environment(smoke: bool) -> dict[str, str]:
     """What the lessons' kernels get: small mode when asked, and Ray's single-host mode when the
     lessons start local clusters (no ``RAY_ADDRESS``), so that even a plain ``ray.init()`` in a
-    lesson listens on 127.0.0.1 only, as ``raykit.init()`` does."""
+    lesson listens on 127.0.0.1 only, as ``raykit.init()`` does. The commands installed beside
+    this Python (``ray``, ``serve``) come first on ``PATH``, so ``!ray status`` in a cell runs
+    the Ray the kernel imports, as in an activated virtual environment."""
     values = {SMOKE_ENV: "1"} if smoke else {}
     if not os.environ.get("RAY_ADDRESS"):
         values[_ray_private.SINGLE_HOST_ENV] = "0"
+    bin_dir = str(Path(sys.executable).parent)
+    path = os.environ.get("PATH", "")
+    if bin_dir not in path.split(os.pathsep):
+        values["PATH"] = os.pathsep.join([bin_dir, path]) if path else bin_dir
     return values
 
 

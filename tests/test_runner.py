@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -139,9 +140,21 @@ def test_kernels_get_rays_single_host_mode_only_for_local_clusters(monkeypatch):
     from raykit._runner import _kernel_environment
 
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setenv("PATH", str(Path(sys.executable).parent))  # as in an activated venv
     assert _kernel_environment(smoke=True) == {
         "RAYKIT_SMOKE": "1",
         "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
     }
     monkeypatch.setenv("RAY_ADDRESS", "ray://127.0.0.1:10001")
     assert _kernel_environment(smoke=False) == {}
+
+
+def test_kernels_find_the_ray_command_of_the_kits_python(monkeypatch):
+    """`!ray status` in a lesson runs the Ray the kernel imports, even from `.venv/bin/raykit run`
+    without an activated venv (PATH without the venv's bin folder)."""
+    from raykit._runner import _kernel_environment
+
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    path = _kernel_environment(smoke=False)["PATH"].split(os.pathsep)
+    assert path == [str(Path(sys.executable).parent), "/usr/bin", "/bin"]
+    assert (Path(path[0]) / "ray").exists()
