@@ -8,9 +8,11 @@ from ._exercise import Exercise, SolutionError, exercise, solution
 from ._loadgen import LoadReport, load_test
 from ._measure import Chart, Comparison, Sweep, Timing, compare, measure, sweep
 from ._minicluster import MiniCluster
+from ._observe import metric_value, plot_metrics
 from ._predict import Observation, Prediction, observe, predict
 from ._progress import ProgressReport, my_progress
 from ._prometheus import Prometheus, scrape_metrics
+from ._serve import free_port, kill_replica, under_load
 from ._session import Session, init, shutdown
 from ._store import (
     StoreWatch,
@@ -24,6 +26,7 @@ from ._store import (
 )
 from ._tasks import TaskAttempt, TaskState, task_attempts, task_state
 from ._timeline import Timeline, timeline
+from ._tune import learning_curves, trial_iterations
 from ._wait import WaitTimedOut, wait_until
 from .check import CheckFailed
 from .exceptions import (
@@ -36,8 +39,8 @@ from .exceptions import (
 )
 
 # Loaded on first use, so that `import raykit` does not import ipywidgets (a terminal, a Ray
-# worker or a job script never draws a widget).
-_LAZY = {"ClusterView": "._widgets", "progress": "._widgets"}
+# worker or a job script never draws a widget), nor Ray Train (ReportLog).
+_LAZY = {"ClusterView": "._widgets", "progress": "._widgets", "ReportLog": "._train"}
 
 
 def __getattr__(name: str):
@@ -52,6 +55,7 @@ def __getattr__(name: str):
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "actor_calls",
@@ -80,6 +84,9 @@ __all__ = [
     "doctor",
     "Exercise",
     "exercise",
+    "free_port",
+    "kill_replica",
+    "under_load",
     "my_progress",
     "Observation",
     "observe",
@@ -96,8 +103,11 @@ __all__ = [
     "load_dataset",
     "progress",
     "read_dataset",
+    "ReportLog",
     "scrape_metrics",
     "measure",
+    "metric_value",
+    "plot_metrics",
     "shutdown",
     "store_stats",
     "StoreWatch",
@@ -111,6 +121,8 @@ __all__ = [
     "task_attempts",
     "task_state",
     "timeline",
+    "learning_curves",
+    "trial_iterations",
     "wait_until",
     "WaitTimedOut",
     "watch_store",

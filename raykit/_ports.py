@@ -10,7 +10,8 @@ from .exceptions import ConfigError, RaykitError
 
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port nothing listens on right now on ``host`` ("" for every interface)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
 

@@ -181,6 +181,21 @@ def _require_ray(what: str) -> None:
         raise RayNotRunning(what)
 
 
+def _require_object_id_of_this_job(label: str, value: Any, id_hint: str, what: str) -> None:
+    """Fail unless ``value`` is an object id (``ref.hex()``, not the ref) made in this Ray job."""
+    import ray
+
+    from ._store import _OBJECT_ID, _job_of_object
+
+    if isinstance(value, ray.ObjectRef):
+        fail(f"{label} is the ObjectRef itself, which keeps its object alive.", id_hint)
+    if not isinstance(value, str) or not _OBJECT_ID.match(value):
+        fail(f"{label} is {value!r:.60}, not an object id (56 hex digits).", id_hint)
+    _require_ray(what)
+    if _job_of_object(value) != ray.get_runtime_context().get_job_id():
+        fail(f"{label} is not the id of an object made in this notebook's Ray job.", id_hint)
+
+
 def _task_refs(label: str, value: Any, hint: str | None, at_least: int = 1) -> list:
     """The ObjectRefs of tasks in ``value`` (one ref or a list of them); a hint otherwise."""
     import ray
@@ -530,30 +545,22 @@ def object_freed(answer: Any, wait_s: float = 5.0, hint: str | None = None) -> N
     """Pass when ``answer`` is the id (``ref.hex()``) of an object made in this Ray job, and
     Ray's State API lists no reference to it any more: every reference was dropped, and Ray
     freed the object. Freeing is asynchronous: the check gives Ray ``wait_s`` seconds."""
-    import ray
 
-    from ._store import _OBJECT_ID, _job_of_object, _object_rows
+    from ._store import _object_rows
     from ._wait import wait_until
-    from .exceptions import RayNotRunning
 
     label, value = resolve(answer)
     _require_defined(label, value, hint)
     id_hint = hint or "keep the id, which holds no reference: freed_id = ref.hex(); then del ref."
-    if isinstance(value, ray.ObjectRef):
-        fail(f"{label} is the ObjectRef itself, which keeps its object alive.", id_hint)
-    if not isinstance(value, str) or not _OBJECT_ID.match(value):
-        fail(f"{label} is {value!r:.60}, not an object id (56 hex digits).", id_hint)
-    if not ray.is_initialized():
-        raise RayNotRunning("raykit.check.object_freed")
-    if _job_of_object(value) != ray.get_runtime_context().get_job_id():
-        fail(f"{label} is not the id of an object made in this notebook's Ray job.", id_hint)
+    _require_object_id_of_this_job(label, value, id_hint, "raykit.check.object_freed")
     wait_until(lambda: not _object_rows(value), timeout_s=wait_s, raise_on_timeout=False)
     rows = _object_rows(value)
     if rows:
         fail(
             f"the object {label} names is still referenced {wait_s:g} s later: "
             f"{_holders(value, rows)}.",
-            hint or "drop every name that holds the ref or a value from ray.get of it (del x, "
+            hint
+            or "drop every name that holds the ref or a value from ray.get of it (del x, "
             "or x = None), and do not end a cell with the ref: IPython would keep it.",
         )
     passed(f"the object {label} names is gone: Ray's State API lists no reference to it.")
@@ -726,6 +733,221 @@ def best_trial_value(answer: Any, results: Any, key: str, hint: str | None = Non
             hint or f'read it with {results_label.strip("`")}.get_best_result().config["{key}"].',
         )
     passed(f"{label} is {key} of the best trial: {best!r}.")
+
+
+# -- Ray Tune (lesson 08): judged from the ResultGrid: each trial's config, reports, iterations --
+
+
+def _result_grid(answer: Any, hint: str | None) -> tuple[str, Any, list]:
+    """``(label, grid, trials)`` for an answer that must be the ``ResultGrid`` of a Tune run in
+    which no trial failed; a hint otherwise. Called from a check: the namespace is 3 frames up."""
+    from ray import tune
+
+    label, value = resolve(answer, depth=3)
+    _require_defined(
+        label, value, hint or "run your Tuner and keep what .fit() returns under that name."
+    )
+    if isinstance(value, tune.Tuner):
+        fail(f"{label} is the Tuner itself.", "keep what tuner.fit() returns: a ResultGrid.")
+    if not isinstance(value, tune.ResultGrid):
+        fail(
+            f"{label} is a {type(value).__name__}, not the ResultGrid that Tuner.fit() returns.",
+            hint,
+        )
+    trials = list(value)
+    failed = [r for r in trials if r.error is not None]
+    if failed:
+        fail(
+            f"{len(failed)} of the {len(trials)} trials in {label} failed: "
+            f"{_first_line(failed[0].error)}",
+            hint or f"print({label.strip('`')}.errors) to read each error in full.",
+        )
+    return label, value, trials
+
+
+def _iterations(result: Any) -> int:
+    return int((result.metrics or {}).get("training_iteration", 0))
+
+
+def reported_each_iteration(
+    answer: Any, metric: str, epochs_key: str = "epochs", hint: str | None = None
+) -> None:
+    """Pass when every trial of the Tune ``ResultGrid`` ``answer`` reported ``metric`` once per
+    epoch: its own record of reports (``Result.metrics_dataframe``) has one row per epoch,
+    ``config[epochs_key]`` rows, each with a number for ``metric``."""
+    import numbers
+
+    label, _, trials = _result_grid(answer, hint)
+    if not trials:
+        fail(f"{label} holds no trials.", hint)
+    for result in trials:
+        epochs = result.config.get(epochs_key)
+        curve = result.metrics_dataframe
+        reports = 0 if curve is None else len(curve)
+        if reports != epochs:
+            fail(
+                f"a trial of {label} trained config[{epochs_key!r}]={epochs!r} epochs but "
+                f"reported {reports} time(s).",
+                hint
+                or "call tune.report({...}) once per epoch, inside the loop over epochs: "
+                "each call is one iteration, which schedulers count.",
+            )
+        if metric not in curve.columns or not all(
+            isinstance(v, numbers.Real) and v == v for v in curve[metric]
+        ):
+            shown = ", ".join(c for c in result.metrics or {} if c in curve.columns)
+            fail(
+                f"the trials of {label} did not report a number named {metric!r} each time "
+                f"(their last report holds: {shown}).",
+                hint or f'report a dict with that key: tune.report({{"{metric}": ...}}).',
+            )
+    passed(
+        f"each of the {len(trials)} trial(s) in {label} reported {metric!r} once per epoch "
+        f"(training_iteration 1 to {_iterations(trials[0])})."
+    )
+
+
+def tuned(
+    answer: Any, metric: str, mode: str, grid: dict[str, list], hint: str | None = None
+) -> None:
+    """Pass when the Tune ``ResultGrid`` ``answer`` ran one trial for each combination of the
+    values in ``grid`` (``{"lr": [0.001, 0.01]}``), each trial reported ``metric``, and the
+    experiment knows its goal: ``get_best_result()`` with no arguments picks the trial with the
+    highest (``mode="max"``) or lowest (``"min"``) last value of ``metric``."""
+    import itertools
+    from collections import Counter
+
+    from .exceptions import ConfigError
+
+    if mode not in ("max", "min") or not isinstance(grid, dict) or not grid:
+        raise ConfigError(
+            f"mode={mode!r} must be 'max' or 'min' and grid={grid!r} a non-empty dict of "
+            "parameter name to its list of values."
+        )
+    label, results, trials = _result_grid(answer, hint)
+    names = list(grid)
+    wanted = Counter(itertools.product(*grid.values()))
+    got = Counter(tuple(r.config.get(n) for n in names) for r in trials)
+    if got != wanted:
+        shown = ", ".join(f"{n}={sorted({str(r.config.get(n)) for r in trials})}" for n in names)
+        fail(
+            f"{label} has {len(trials)} trial(s), with {shown}; the grid asks for "
+            f"{len(wanted)}, one per combination of "
+            + ", ".join(f"{n} in {v}" for n, v in grid.items())
+            + ".",
+            hint
+            or "give each listed parameter tune.grid_search([...]) in param_space: "
+            "one trial per value (tune.choice samples one value per trial instead).",
+        )
+    values = [(r.metrics or {}).get(metric) for r in trials]
+    if any(v is None for v in values):
+        fail(f"a trial of {label} reported no {metric!r}.", hint)
+    try:
+        chosen = results.get_best_result()
+    except (ValueError, RuntimeError):
+        fail(
+            f"{label}.get_best_result() does not know which metric to rank by.",
+            hint
+            or f'pass tune_config=tune.TuneConfig(metric="{metric}", mode="{mode}") to '
+            "the Tuner: schedulers, searchers and get_best_result all read it.",
+        )
+    target = max(values) if mode == "max" else min(values)
+    if chosen.metrics.get(metric) != target:
+        fail(
+            f"{label}.get_best_result() picks a trial with {metric}="
+            f"{chosen.metrics.get(metric)!r}, not the {'highest' if mode == 'max' else 'lowest'}"
+            f" ({target!r}).",
+            hint or f'the TuneConfig says which way is better: metric="{metric}", mode="{mode}".',
+        )
+    passed(
+        f"{label}: {len(trials)} trials, one per combination; get_best_result() picks "
+        f"{metric}={target:.4g} ({mode})."
+    )
+
+
+def stopped_early(answer: Any, max_t: int, hint: str | None = None) -> None:
+    """Pass when a scheduler stopped some trials of the Tune ``ResultGrid`` ``answer`` early:
+    judged from the iterations each trial ran (its ``training_iteration``), at least one trial
+    stopped before ``max_t`` and at least one ran all ``max_t``."""
+    label, _, trials = _result_grid(answer, hint)
+    ran = [_iterations(r) for r in trials]
+    if len(ran) < 2:
+        fail(f"{label} holds {len(ran)} trial(s); early stopping compares several.", hint)
+    shown = ", ".join(map(str, sorted(ran)))
+    if min(ran) >= max_t:
+        fail(
+            f"every trial of {label} ran {max_t} or more iterations (iterations: {shown}): "
+            "nothing was stopped early.",
+            hint
+            or "pass scheduler=ASHAScheduler(max_t=..., grace_period=1) in the TuneConfig; "
+            "it ranks trials by the TuneConfig's metric and mode.",
+        )
+    if max(ran) < max_t:
+        fail(
+            f"no trial of {label} ran {max_t} iterations (iterations: {shown}).",
+            hint
+            or "let the best trials run to the end: the trainable's epochs and the "
+            "scheduler's max_t should both be that number.",
+        )
+    stopped = sum(n < max_t for n in ran)
+    passed(
+        f"{stopped} of the {len(ran)} trials in {label} stopped before {max_t} iterations "
+        f"(iterations: {shown})."
+    )
+
+
+def search_space(
+    answer: Any,
+    grid: dict[str, list],
+    sampled: dict[str, tuple[float, float]],
+    num_samples: int,
+    hint: str | None = None,
+) -> None:
+    """Pass when the trials of the Tune ``ResultGrid`` ``answer`` cover the ``grid`` values
+    (``{"hidden": [16, 64]}``) ``num_samples`` times each, and every trial drew its own value of
+    each ``sampled`` parameter (``{"lr": (1e-3, 0.3)}``) within its bounds."""
+    import itertools
+    from collections import Counter
+
+    label, _, trials = _result_grid(answer, hint)
+    combos = list(itertools.product(*grid.values()))
+    expected = len(combos) * num_samples
+    if len(trials) != expected:
+        fail(
+            f"{label} has {len(trials)} trials; {len(combos)} grid point(s) repeated "
+            f"num_samples={num_samples} times make {expected}.",
+            hint
+            or "TuneConfig(num_samples=...) repeats the whole grid, and every repeat "
+            "samples the other parameters afresh.",
+        )
+    got = Counter(tuple(r.config.get(n) for n in grid) for r in trials)
+    if got != Counter({combo: num_samples for combo in combos}):
+        fail(
+            f"the trials of {label} do not cover each of "
+            + ", ".join(f"{n} in {v}" for n, v in grid.items())
+            + f" {num_samples} times.",
+            hint or "give each grid parameter tune.grid_search([...]) with exactly those values.",
+        )
+    for name, (low, high) in sampled.items():
+        values = [r.config.get(name) for r in trials]
+        if not all(isinstance(v, int | float) and low <= v <= high for v in values):
+            fail(
+                f"{name} of some trial in {label} is outside {low}..{high}: "
+                f"{_shown(sorted(values, key=str))}.",
+                hint,
+            )
+        if len(set(values)) < len(values):
+            fail(
+                f"{name} takes {len(set(values))} distinct value(s) over {len(values)} trials: "
+                "they were listed, not sampled.",
+                hint
+                or f"tune.loguniform({low}, {high}) draws a new {name} for every trial; "
+                "tune.grid_search lists fixed values.",
+            )
+    passed(
+        f"{label}: {len(trials)} trials, each grid point {num_samples} times, and a freshly "
+        f"sampled {', '.join(sampled)} in every trial."
+    )
 
 
 def close(answer: Any, expected: Any, rel_tol: float = 1e-6, hint: str | None = None) -> None:
@@ -1721,8 +1943,7 @@ def returned_worker_pids(answer: Any, refs: Any, hint: str | None = None) -> Non
     recorded = reported["pids"]
     if None in recorded:
         fail(
-            f"Ray's State API has not reported which worker ran every task in {refs_label} "
-            "yet.",
+            f"Ray's State API has not reported which worker ran every task in {refs_label} yet.",
             "run this check again in a moment.",
         )
     if results != recorded:
@@ -1821,7 +2042,8 @@ def dataset_plan(
             f"{label} is a materialized dataset (made by .materialize(), or from data this "
             "process held, such as from_pandas): it holds blocks, not the plan that computed "
             "them, so it shows none of the steps the check looks for.",
-            hint or "build it with ray.data.read_...(...) and the Dataset's methods, and keep "
+            hint
+            or "build it with ray.data.read_...(...) and the Dataset's methods, and keep "
             "what the last one returns, without .materialize().",
         )
     text, plan = _physical_plan(dataset)
@@ -1838,7 +2060,8 @@ def dataset_plan(
             fail(
                 f"{label} reads {shown}, not the {len(expected_files)} files of "
                 f"{Path(expected_files[0]).parent}.",
-                hint or "start from ray.data.read_parquet(...) or read_csv(...) of that folder: "
+                hint
+                or "start from ray.data.read_parquet(...) or read_csv(...) of that folder: "
                 "then Ray's read tasks open the files.",
             )
     passed(f"the plan of {label}: {plan}.")
@@ -1948,7 +2171,8 @@ def wrote_parquet(
     if "Write" not in dataset.stats():
         fail(
             f"{label} has not been written by Ray Data: its stats show no write.",
-            hint or f"call {label.strip('`')}.write_parquet(folder): Ray's tasks then write the "
+            hint
+            or f"call {label.strip('`')}.write_parquet(folder): Ray's tasks then write the "
             "files, one or more per block; rows saved with pandas bypass them.",
         )
     files = sorted(Path(folder).glob("*.parquet"))
@@ -1959,11 +2183,1035 @@ def wrote_parquet(
     if key in got.columns and got[key].duplicated().any():
         fail(
             f"{where} repeat some rows: files of an earlier write are still there.",
-            hint or "write_parquet adds files to the folder by default (mode='append'); "
+            hint
+            or "write_parquet adds files to the folder by default (mode='append'); "
             "pass mode='overwrite' to replace what is there.",
         )
     _same_rows(where, got, expected, key, rel_tol, hint)
     passed(
         f"{label} was written by Ray Data, {len(files)} file(s); {where}, read back here, "
         f"hold the expected {len(expected)} rows."
+    )
+
+
+# -- observability (lesson 10): judged from Ray's State API, its logs and its metrics ------------
+
+_METRICS_WAIT_S = 60.0
+
+
+def _function_name(function: Any, label: str, hint: str | None) -> str:
+    """The name Ray's records give the tasks of ``function``, a remote function."""
+    remote = getattr(function, "remote", None)
+    name = getattr(remote, "__name__", None)
+    if not name:
+        fail(f"{label} is a {type(function).__name__}, not a Ray remote function.", hint)
+    return name
+
+
+def _task_record_id(value: Any) -> str | None:
+    """The task id in a State API task record (TaskState or its dict) or an id; else None."""
+    import re
+
+    task_id = getattr(value, "task_id", None)
+    if task_id is None and isinstance(value, dict):
+        task_id = value.get("task_id")
+    if task_id is None and isinstance(value, str):
+        task_id = value
+    return task_id if isinstance(task_id, str) and re.fullmatch(r"[0-9a-f]{48}", task_id) else None
+
+
+def found_failed_task(answer: Any, log: Any, function: Any, hint: str | None = None) -> None:
+    """Pass when ``answer`` is Ray's record of a task of ``function`` that FAILED (a row that
+    ``list_tasks`` returned, its dict, or its task id), as the State API lists it now, and
+    ``log`` (a string) holds what that task wrote to its stderr, as ``get_log(task_id=...,
+    suffix="err")`` returns it."""
+    from ray.util.state import get_log, list_tasks
+
+    from ._session import state_api_address
+
+    label, value = resolve(answer)
+    _require_defined(label, value, hint)
+    log_label, text = resolve(log)
+    _require_defined(log_label, text, hint)
+    name = _function_name(function, "function", hint)
+    row_hint = hint or (
+        "keep one row of what list_tasks returns, filtered on the function and on the state: "
+        f"list_tasks(filters=[('func_or_class_name', '=', '{name}'), ('state', '=', 'FAILED')])"
+        "[0]."
+    )
+    if isinstance(value, list | tuple):
+        fail(f"{label} is a list of {len(value)} records; keep the failed task's one.", row_hint)
+    task_id = _task_record_id(value)
+    if task_id is None:
+        fail(f"{label} is {value!r:.60}, not Ray's record of a task.", row_hint)
+    _require_ray("raykit.check.found_failed_task")
+    rows = list_tasks(
+        address=state_api_address(),
+        filters=[("task_id", "=", task_id)],
+        raise_on_missing_output=False,
+    )
+    if not rows:
+        fail(f"Ray's State API lists no task with the id in {label}.", row_hint)
+    record = max(rows, key=lambda row: row.attempt_number)
+    if _recorded_function(record) != name:
+        fail(f"{label} is a task of {_recorded_function(record)}, not of {name}.", row_hint)
+    if record.state != "FAILED":
+        fail(f"{label} is a {name} task that Ray records as {record.state}, not FAILED.", row_hint)
+    log_hint = hint or (
+        f"read it with \"\".join(get_log(task_id={label.strip('`')}.task_id, suffix='err'))."
+    )
+    if isinstance(text, list | tuple) and all(isinstance(line, str) for line in text):
+        text = "".join(text)
+    if not isinstance(text, str):
+        fail(f"{log_label} is a {type(text).__name__}, not the log's text (a string).", log_hint)
+    try:
+        err, out = (
+            "".join(get_log(address=state_api_address(), task_id=task_id, suffix=s)).strip()
+            for s in ("err", "out")
+        )
+    except Exception as exc:  # noqa: BLE001  the log may be gone with its node
+        fail(f"Ray could not return the task's log ({type(exc).__name__}).", hint)
+    if text.strip() != err:
+        if text.strip() == out:
+            fail(f"{log_label} is what the task wrote to its stdout, not its stderr.", log_hint)
+        fail(f"{log_label} is not what the task in {label} wrote to its stderr.", log_hint)
+    passed(
+        f"{label} is the {name} task that failed ({record.error_type or 'FAILED'}), and "
+        f"{log_label} is what it wrote to its stderr, as Ray's logs keep it."
+    )
+
+
+def reports_failures(answer: Any, hint: str | None = None) -> None:
+    """Pass when ``answer`` is a function of no arguments that returns ``{function name: number
+    of FAILED tasks}`` as Ray's task summary (``summarize_tasks``) counts them. The check first
+    makes two tasks of its own fail, so a dict typed in cannot keep up."""
+    from ._observe import failed_by_function, run_probes
+    from ._wait import wait_until
+
+    label, fn = resolve(answer)
+    _require_defined(label, fn, hint)
+    fn_hint = hint or (
+        "write a function, def failed_by_function(): ..., that calls summarize_tasks each "
+        "time and reads every entry's state_counts."
+    )
+    if isinstance(fn, dict):
+        fail(f"{label} is a dict: a snapshot that is stale once another task fails.", fn_hint)
+    if not callable(fn):
+        fail(f"{label} is a {type(fn).__name__}, not a function.", fn_hint)
+    _require_ray("raykit.check.reports_failures")
+    before = failed_by_function()
+    probe = run_probes(2)
+    wanted = before.get(probe, 0) + 2
+    wait_until(
+        lambda: failed_by_function().get(probe, 0) >= wanted,
+        timeout_s=_METRICS_WAIT_S,
+        raise_on_timeout=False,
+    )
+    truth_before = failed_by_function()
+    try:
+        got = fn()
+    except KeyError as exc:
+        fail(
+            f"calling {label.strip('`')}() raised KeyError: {exc}.",
+            hint
+            or "a function none of whose tasks failed has no 'FAILED' key in its "
+            "state_counts: read it with .get('FAILED', 0), or skip it.",
+        )
+    except Exception as exc:  # noqa: BLE001  the learner's code: show its error, not a traceback
+        fail(f"calling {label.strip('`')}() raised {type(exc).__name__}: {exc}.", fn_hint)
+    truth_after = failed_by_function()
+    if not isinstance(got, dict):
+        fail(f"{label.strip('`')}() returned a {type(got).__name__}, not a dict.", fn_hint)
+    counted = {name: count for name, count in got.items() if count}
+    if counted not in (truth_before, truth_after):
+        names = sorted(set(counted) | set(truth_after), key=str)
+        wrong = [n for n in names if counted.get(n, 0) != truth_after.get(n, 0)]
+        said = "; ".join(
+            f"{n}: yours {counted.get(n, 0)}, Ray's {truth_after.get(n, 0)}" for n in wrong[:4]
+        )
+        fail(
+            f"{label.strip('`')}() does not match the FAILED counts of Ray's task summary "
+            f"({said}).",
+            hint or "count only the FAILED entry of each function's state_counts.",
+        )
+    passed(
+        f"{label.strip('`')}() counts failed tasks per function as Ray's summary does, "
+        f"including the 2 {probe} tasks the check made fail: {truth_after}."
+    )
+
+
+def promql_counts(
+    answer: Any,
+    function: Any,
+    state: str,
+    more: Any,
+    prom: Any = None,
+    hint: str | None = None,
+) -> None:
+    """Pass when ``answer`` is a PromQL expression whose value is the number of tasks of
+    ``function`` in ``state`` that Ray's State API lists, both before and after the check runs
+    ``function`` once more on each argument in ``more`` (calls that end in ``state``), so a
+    number typed into the query cannot keep up. It asks the Prometheus server ``prom`` when it
+    runs, else reads Ray's metrics endpoints once (see :func:`raykit.metric_value`)."""
+    from ._observe import metric_value, task_count, wait_out
+    from ._wait import wait_until
+    from .exceptions import ConfigError
+
+    label, query = resolve(answer)
+    _require_defined(label, query, hint)
+    name = _function_name(function, "function", hint)
+    query_hint = hint or (
+        "select the ray_tasks series by their labels and sum them: "
+        '\'sum(ray_tasks{Name="...", State="..."})\'.'
+    )
+    if not isinstance(query, str) or not query.strip():
+        fail(f"{label} is {query!r:.40}, not a PromQL expression (a string).", query_hint)
+    _require_ray("raykit.check.promql_counts")
+    reference = f'sum(ray_tasks{{Name="{name}", State="{state}"}})'
+
+    def judged(after: str) -> None:
+        truth = task_count(name, state)
+        caught_up = wait_until(
+            lambda: metric_value(reference, prom) == truth,
+            timeout_s=_METRICS_WAIT_S,
+            every_s=0.5,
+            raise_on_timeout=False,
+        )
+        if not caught_up:
+            fail(
+                f"Ray's metrics did not catch up with its State API within "
+                f"{_METRICS_WAIT_S:g} s ({truth} {state} {name} tasks listed).",
+                "metrics trail the tasks by a report interval and a scrape: run the check again.",
+            )
+        try:
+            got = metric_value(query, prom)
+        except ConfigError as exc:
+            fail(f"{label} could not be evaluated: {exc}", query_hint)
+        if got != truth:
+            fail(
+                f"{after}{label} gives {got:g}; Ray's State API lists {truth} tasks of {name} "
+                f"in state {state}.",
+                query_hint,
+            )
+
+    judged("")
+    args = list(more) if isinstance(more, list | tuple) else [more]
+    count = task_count(name, state)
+    wait_out([function.remote(arg) for arg in args])
+    wait_until(
+        lambda: task_count(name, state) >= count + len(args),
+        timeout_s=_METRICS_WAIT_S,
+        raise_on_timeout=False,
+    )
+    judged(f"after the check ran {name} {len(args)} more time(s), ")
+    passed(
+        f"{label} counts the {state} tasks of {name} as Ray's State API lists them, and it "
+        f"followed the {len(args)} the check added."
+    )
+
+
+def freed_biggest(answer: Any, cache: Any, hint: str | None = None) -> None:
+    """Pass when ``answer`` is the id (``ref.hex()``) of an object of this Ray job that Ray's
+    State API no longer lists (freed), and every object still in ``cache`` (a dict of
+    ObjectRefs) takes at most a quarter of the object store, by the sizes the State API
+    reports: the object that filled the store is the one that went."""
+    import ray
+    from ray.util.state import list_objects
+
+    from ._session import state_api_address
+    from ._store import _object_rows, store_stats
+    from ._wait import wait_until
+
+    label, value = resolve(answer)
+    _require_defined(label, value, hint)
+    id_hint = hint or "keep the id, which holds no reference: big_id = ref.hex()."
+    _require_object_id_of_this_job(label, value, id_hint, "raykit.check.freed_biggest")
+    cache_label, kept = resolve(cache)
+    _require_defined(cache_label, kept, hint)
+    if not isinstance(kept, dict) or not all(isinstance(r, ray.ObjectRef) for r in kept.values()):
+        fail(f"{cache_label} is not a dict of ObjectRefs any more.", hint or "del cache[key].")
+    ids = {ref.hex(): key for key, ref in kept.items()}
+    rows = list_objects(
+        address=state_api_address(), detail=True, limit=10_000, raise_on_missing_output=False
+    )
+    sizes = {row.object_id: row.object_size or 0 for row in rows if row.object_id in ids}
+    quarter = store_stats()["capacity_mb"] * 1e6 / 4
+    big = {ids[i]: size for i, size in sizes.items() if size > quarter}
+    if big:
+        key, size = max(big.items(), key=lambda item: item[1])
+        fail(
+            f"{cache_label}[{key!r}] still holds an object of {size / 1e6:.0f} MB, more than a "
+            "quarter of the store: that is the one that fills it.",
+            hint or "sort the State API's rows by object_size, largest first, and free that one.",
+        )
+    wait_until(lambda: not _object_rows(value), timeout_s=5, raise_on_timeout=False)
+    holders = _object_rows(value)
+    if holders:
+        fail(
+            f"the object {label} names is still referenced: {_holders(value, holders)}.",
+            hint or "drop every name and container that holds its ref: del cache[key].",
+        )
+    passed(
+        f"the object {label} names is freed, and what is left in {cache_label} takes "
+        f"{sum(sizes.values()) / 1e6:.0f} MB, none of it more than a quarter of the store."
+    )
+
+
+# --- KubeRay manifests (lesson 11): judged by validating them and reading their fields -----------
+
+
+def _kuberay_manifest_of(label: str, value: Any, kind: str, hint: str | None) -> dict:
+    """The manifest ``value`` holds (a builder, a dict or YAML text), of ``kind``; else a hint."""
+    import yaml
+
+    from .exceptions import ConfigError
+    from .kuberay._checks import as_manifest
+
+    if isinstance(value, str):
+        try:
+            value = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark else ""
+            fail(
+                f"{label} is not valid YAML{where}: {getattr(exc, 'problem', None) or exc}.",
+                hint or "indent with spaces only, and keep each key's children one level deeper.",
+            )
+    try:
+        manifest = as_manifest(value)
+    except ConfigError:
+        fail(
+            f"{label} is a {type(value).__name__}, not a KubeRay manifest.",
+            hint or f"build it with raykit.kuberay.{kind}(...), or write it as YAML text.",
+        )
+    if manifest.get("kind") != kind:
+        fail(f"{label} is a {manifest.get('kind')!r}, not a {kind}.", hint)
+    return manifest
+
+
+def _kuberay_issues(label: str, manifest: dict, crd: Any, hint: str | None) -> list:
+    """Validate; fail on the first error. Returns every issue (warnings included)."""
+    from .kuberay import validate
+
+    issues = validate(manifest, crd=crd)
+    errors = [i for i in issues if i.severity == "error"]
+    if errors:
+        fail(f"{label} does not validate: {errors[0]}", hint or "fix the field the error names.")
+    return issues
+
+
+def _how_validated(crd: Any) -> str:
+    if crd is None or crd is False:
+        return "by the kit's checks (strict validation needs the KubeRay CRDs)"
+    return "strictly, against the KubeRay CRDs, and by the kit's checks"
+
+
+def _worker_groups(spec: Any) -> dict:
+    """``{groupName: group}`` of every list of groups under ``spec``, whatever its key is."""
+    found = {}
+    for value in (spec or {}).values() if isinstance(spec, dict) else ():
+        if isinstance(value, list):
+            for group in value:
+                if isinstance(group, dict) and "groupName" in group:
+                    found[group["groupName"]] = group
+    return found
+
+
+def _container_limit(group: dict, resource: str) -> Any:
+    containers = ((group.get("template") or {}).get("spec") or {}).get("containers") or [{}]
+    first = containers[0] if isinstance(containers[0], dict) else {}
+    return ((first.get("resources") or {}).get("limits") or {}).get(resource)
+
+
+def manifest_fixed(answer: Any, broken: str, crd: Any = None, hint: str | None = None) -> None:
+    """Pass when ``answer`` (YAML text, or a dict) is the manifest ``broken`` (YAML text) mended:
+    the same kind and name, no validation error (strict when ``crd`` holds the CRDs), a
+    ``rayVersion``, every worker group of ``broken`` under ``workerGroupSpecs``, and each group's
+    CPU limit the same amount as ``broken`` meant, written as Kubernetes takes it."""
+    import yaml
+
+    from .kuberay._facts import CLUSTER_SPEC_PATH, quantity_value
+
+    label, value = resolve(answer)
+    _require_defined(label, value, hint)
+    before = yaml.safe_load(broken)
+    kind, name = before.get("kind"), (before.get("metadata") or {}).get("name")
+    manifest = _kuberay_manifest_of(label, value, kind, hint)
+    got = (manifest.get("metadata") or {}).get("name")
+    if got != name:
+        fail(f"{label} is named {got!r}; the manifest to mend is {name!r}.", hint)
+    cluster = manifest
+    for key in CLUSTER_SPEC_PATH[kind]:
+        cluster = cluster.get(key) or {}
+    groups = {g.get("groupName"): g for g in cluster.get("workerGroupSpecs") or []}
+    for group_name, old in _worker_groups(before.get("spec")).items():
+        if group_name not in groups:
+            fail(
+                f"{label} has no worker group {group_name!r} in spec.workerGroupSpecs.",
+                hint
+                or "KubeRay reads worker groups from workerGroupSpecs (plural) only; under "
+                "another name the API server rejects the field, or drops it and the cluster "
+                "starts without workers.",
+            )
+        meant = quantity_value(_container_limit(old, "cpu"))
+        now = quantity_value(_container_limit(groups[group_name], "cpu"))
+        if meant is not None and now != meant:
+            fail(
+                f"worker group {group_name!r} of {label} gets {now:g} CPU; the broken manifest "
+                f"meant {meant:g}.",
+                hint
+                or "keep the amount and write it as Kubernetes takes it: a string such as "
+                '"500m" (thousandths of a CPU) or a whole number.',
+            )
+    issues = _kuberay_issues(label, manifest, crd, hint)
+    version = [i for i in issues if i.check == "ray-version"]
+    if version:
+        fail(f"{label}: {version[0].message}", hint or version[0].fix)
+    shown = [i.check for i in issues if i.severity == "warning"]
+    passed(
+        f"{label} is a valid {kind} {name!r}, validated {_how_validated(crd)}"
+        + (f"; warnings left: {', '.join(shown)}." if shown else ".")
+    )
+
+
+def gpu_group_tolerates(
+    answer: Any,
+    group: str,
+    taints: list,
+    max_at_least: int = 2,
+    crd: Any = None,
+    hint: str | None = None,
+) -> None:
+    """Pass when ``answer`` is a valid RayCluster with autoscaling on whose worker group ``group``
+    asks for GPUs, scales from 0 Pods up to ``max_at_least`` or more, and whose Pods tolerate
+    every taint in ``taints`` (Kubernetes' matching rule), so they can land on such a node."""
+    from .kuberay import untolerated
+
+    label, value = resolve(answer)
+    _require_defined(label, value, hint)
+    manifest = _kuberay_manifest_of(label, value, "RayCluster", hint)
+    _kuberay_issues(label, manifest, crd, hint)
+    spec = manifest.get("spec") or {}
+    if spec.get("enableInTreeAutoscaling") is not True:
+        fail(
+            f"{label} has no autoscaler: nothing would add GPU Pods when tasks ask for GPUs.",
+            hint or "pass autoscaling=True to RayCluster(...).",
+        )
+    groups = {g.get("groupName"): g for g in spec.get("workerGroupSpecs") or []}
+    if group not in groups:
+        fail(f"{label} has no worker group {group!r} (it has {sorted(groups)}).", hint)
+    found = groups[group]
+    gpus = _container_limit(found, "nvidia.com/gpu")
+    if not gpus or str(gpus) == "0":
+        fail(
+            f"the Pods of worker group {group!r} ask for no nvidia.com/gpu.",
+            hint
+            or "give the WorkerGroup gpus=1: Kubernetes then places its Pods on a node "
+            "with a free GPU.",
+        )
+    low, high = found.get("minReplicas", 0), found.get("maxReplicas", 0)
+    if low != 0 or high < max_at_least:
+        fail(
+            f"worker group {group!r} scales between {low} and {high} Pods; it should start "
+            f"from 0 (no idle GPU) and grow to {max_at_least} or more.",
+            hint or "set replicas=0, min_replicas=0 and max_replicas on the WorkerGroup.",
+        )
+    blocked = untolerated(manifest, group, taints)
+    if blocked:
+        taint = blocked[0]
+        shown = f"{taint['key']}={taint.get('value', '')}:{taint['effect']}"
+        fail(
+            f"the Pods of worker group {group!r} do not tolerate the GPU nodes' taint {shown}: "
+            "Kubernetes would leave them Pending.",
+            hint
+            or "add a toleration with the taint's key, operator 'Equal', its value and its "
+            "effect to the WorkerGroup's tolerations=[...].",
+        )
+    passed(
+        f"{label}: worker group {group!r} asks for {gpus} GPU per Pod, scales 0 to {high} Pods, "
+        f"and tolerates the {len(taints)} taints of the GPU nodes; valid {_how_validated(crd)}."
+    )
+
+
+def _is_remote_uri(uri: Any) -> bool:
+    return isinstance(uri, str) and "://" in uri and not uri.startswith("file://")
+
+
+def kuberay_job(
+    answer: Any, script: str, env_vars: list, crd: Any = None, hint: str | None = None
+) -> None:
+    """Pass when ``answer`` is a ``raykit.kuberay.RayJob`` that validates, whose entrypoint runs
+    ``script``, whose runtime environment (as Ray reads it) takes the code from a remote URI and
+    sets every variable in ``env_vars``, and that deletes its cluster after the job."""
+    import yaml
+
+    from .kuberay import RayJob
+
+    label, value = resolve(answer)
+    _require_defined(label, value, hint)
+    if not isinstance(value, RayJob):
+        fail(
+            f"{label} is a {type(value).__name__}, not a RayJob builder.",
+            hint or "build it with raykit.kuberay.RayJob(name, entrypoint=..., runtime_env=...).",
+        )
+    manifest = value.to_dict()
+    issues = _kuberay_issues(label, manifest, crd, hint)
+    left_running = [i for i in issues if i.check == "rayjob-shutdown"]
+    if left_running:
+        fail(f"{label}: {left_running[0].message}", hint or left_running[0].fix)
+    spec = manifest["spec"]
+    if script not in spec["entrypoint"].split():
+        shown = spec["entrypoint"]
+        fail(f"the entrypoint of {label} is {shown!r}; it does not run {script}.", hint)
+    env = yaml.safe_load(spec.get("runtimeEnvYAML") or "{}") or {}
+    if not _is_remote_uri(env.get("working_dir")):
+        fail(
+            f"the working_dir of {label} is {env.get('working_dir')!r}, which the cluster's "
+            "Pods cannot read: the RayJob's submitter runs in the cluster, not on your laptop.",
+            hint
+            or "give a remote URI of a zip of the code (s3://, gs://, https://), or bake "
+            "the code into the image.",
+        )
+    try:
+        from ray.runtime_env import RuntimeEnv
+
+        RuntimeEnv(**env)
+    except Exception as exc:  # Ray's own validation of the runtime environment
+        fail(
+            f"Ray rejects the runtime_env of {label}: {_first_line(exc)}",
+            hint or "fix what Ray names; env_vars maps names to strings: write '4', not 4.",
+        )
+    missing = [name for name in env_vars if name not in (env.get("env_vars") or {})]
+    if missing:
+        fail(
+            f"the runtime_env of {label} does not set {', '.join(missing)}.",
+            hint or "add them under runtime_env={'env_vars': {...}}.",
+        )
+    passed(
+        f"{label} runs {script} with {', '.join(env_vars)} set and the code from "
+        f"{env['working_dir']}, and deletes its cluster after the job; valid "
+        f"{_how_validated(crd)}."
+    )
+
+
+def _cluster_cpus_at_most(cluster: dict) -> float:
+    """The CPUs Ray sees at the most: every worker group at its maxReplicas with the autoscaler,
+    else at its replicas."""
+    import math
+
+    from .kuberay._facts import quantity_value
+
+    def cpus(group: dict) -> float:
+        param = (group.get("rayStartParams") or {}).get("num-cpus")
+        if param is not None:
+            return quantity_value(param) or 0.0
+        return math.ceil(quantity_value(_container_limit(group, "cpu")) or 0.0)
+
+    grows = cluster.get("enableInTreeAutoscaling") is True
+    total = cpus(cluster.get("headGroupSpec") or {})
+    for group in cluster.get("workerGroupSpecs") or []:
+        count = group.get("replicas", 0)
+        total += cpus(group) * (max(count, group.get("maxReplicas", count)) if grows else count)
+    return total
+
+
+def kuberay_service(
+    answer: Any, route_prefix: str, deployment: str, crd: Any = None, hint: str | None = None
+) -> None:
+    """Pass when ``answer`` is a RayService that validates, whose Serve config Ray Serve's own
+    schema accepts with no key Serve would ignore, serving ``deployment`` at ``route_prefix``
+    with autoscaling, on a cluster that can grow to hold the most replicas it may ask for."""
+    import yaml
+
+    label, value = resolve(answer)
+    _require_defined(label, value, hint)
+    manifest = _kuberay_manifest_of(label, value, "RayService", hint)
+    _kuberay_issues(label, manifest, crd, hint)
+    config = yaml.safe_load(manifest["spec"].get("serveConfigV2") or "{}") or {}
+    from ray.serve.schema import DeploymentSchema, ServeApplicationSchema
+
+    _, rejected = _serve_config(config)
+    if rejected:
+        fail(f"Ray Serve rejects the Serve config of {label}: {rejected}.", hint)
+    apps = config.get("applications") or []
+    for schema, items in [(ServeApplicationSchema, apps)] + [
+        (DeploymentSchema, app.get("deployments") or []) for app in apps
+    ]:
+        for item in items:
+            unknown = sorted(set(item) - set(schema.model_fields))
+            if unknown:
+                fail(
+                    f"the Serve config of {label} has {unknown[0]!r}, which Serve does not know "
+                    "and ignores without a word.",
+                    hint
+                    or f"use the fields of {schema.__name__}, such as num_replicas or "
+                    "autoscaling_config.",
+                )
+    app = next((a for a in apps if a.get("route_prefix") == route_prefix), None)
+    if app is None:
+        routes = [a.get("route_prefix", "/") for a in apps]
+        fail(
+            f"{label} serves nothing at {route_prefix} (its routes: {routes}).",
+            hint or f"pass route_prefix={route_prefix!r} to RayService(...).",
+        )
+    found = next((d for d in app.get("deployments") or [] if d.get("name") == deployment), None)
+    scaling = (found or {}).get("autoscaling_config") or {}
+    low, high = scaling.get("min_replicas", 1), scaling.get("max_replicas", 1)
+    if not high > low:
+        fail(
+            f"deployment {deployment!r} of {label} does not autoscale (replicas {low} to {high}).",
+            hint
+            or f"give {deployment!r} an autoscaling_config with min_replicas and a larger "
+            "max_replicas in deployments=[...].",
+        )
+    per_replica = ((found.get("ray_actor_options") or {}).get("num_cpus", 1)) or 0
+    needed = high * per_replica
+    cluster = manifest["spec"].get("rayClusterConfig") or {}
+    room = _cluster_cpus_at_most(cluster)
+    if needed > room:
+        fail(
+            f"at {high} replicas {deployment!r} needs {needed:g} CPUs, but the cluster of "
+            f"{label} grows to {room:g} CPUs at most: Serve would leave replicas pending.",
+            hint
+            or "give the cluster a worker group whose max_replicas times its CPUs leaves "
+            "room for every replica (and turn on autoscaling=True).",
+        )
+    passed(
+        f"{label} serves {deployment!r} at {route_prefix}, {low} to {high} replicas "
+        f"({needed:g} CPUs at most, the cluster grows to {room:g}); Serve's schema accepts its "
+        f"config; valid {_how_validated(crd)}."
+    )
+
+
+# -- Ray Serve (lesson 09): judged from Serve's own state (serve.status()) and real HTTP answers
+
+
+def _serve_handle(answer: Any, hint: str | None, depth: int = 3) -> tuple[str, Any]:
+    """``(label, handle)`` for an answer that must be the DeploymentHandle serve.run returned."""
+    from ray.serve.handle import DeploymentHandle
+
+    label, value = resolve(answer, depth)
+    _require_defined(label, value, hint)
+    if not isinstance(value, DeploymentHandle):
+        fail(
+            f"{label} is a {type(value).__name__}, not the DeploymentHandle that serve.run "
+            "returned.",
+            hint or "keep what serve.run returns: handle = serve.run(App.bind(...), name=...).",
+        )
+    return label, value
+
+
+def _serve_app_running(app: str, hint: str | None, appear_s: float = 0.0):
+    """Serve's overview of ``app`` once it stopped deploying; a hint unless it is RUNNING."""
+    from ._serve import first_line, settled_app
+    from ._wait import WaitTimedOut
+
+    try:
+        overview = settled_app(app, appear_s=appear_s)
+    except WaitTimedOut:
+        fail(f"application {app!r} was still deploying after a while (serve.status()).", hint)
+    if overview is None:
+        fail(f"Serve runs no application named {app!r} (serve.status() does not list it).", hint)
+    status = overview.status.value
+    if status != "RUNNING":
+        fail(f"application {app!r} is {status}, not RUNNING: {first_line(overview.message)}", hint)
+    return overview
+
+
+def _serve_http(url: Any, payloads: Any, expected: Any, hint: str | None) -> int:
+    """POST each payload to ``url``; a hint unless each answer holds its expected fields."""
+    import httpx
+
+    from ._serve import first_line, post_json
+
+    for payload, want in zip(payloads, expected, strict=True):
+        try:
+            code, body = post_json(url, payload)
+        except httpx.HTTPError as exc:
+            fail(f"POST {url} failed: {type(exc).__name__}.", hint)
+        if code >= 400:
+            fail(f"POST {url} answered HTTP {code}: {first_line(body)}", hint)
+        if isinstance(want, dict) and isinstance(body, dict):
+            wrong = {k: body.get(k, "(missing)") for k, v in want.items() if body.get(k) != v}
+        else:
+            wrong = None if body == want else body
+        if wrong:
+            fail(f"POST {url} answered {body!r}; expected {want!r}.", hint)
+    return len(expected)
+
+
+def serve_answers(
+    answer: Any, url: Any, payloads: Any, expected: Any, hint: str | None = None
+) -> None:
+    """Pass when the application behind the DeploymentHandle ``answer`` is RUNNING in
+    ``serve.status()`` and answers each payload POSTed to ``url`` (real HTTP, through Serve's
+    proxy) with the fields of its ``expected`` dict."""
+    label, handle = _serve_handle(answer, hint)
+    _serve_app_running(handle.app_name, hint)
+    n = _serve_http(url, payloads, expected, hint)
+    passed(
+        f"{label}: application {handle.app_name!r} is RUNNING in serve.status(), and {url} "
+        f"answered {n} requests over HTTP right."
+    )
+
+
+def serve_replicas(
+    answer: Any, running: int, url: Any = None, payloads: Any = None, hint: str | None = None
+) -> None:
+    """Pass when Serve reports ``running`` RUNNING replicas of the deployment behind the
+    DeploymentHandle ``answer``, and, given ``url``, HTTP answers came from that many replicas
+    (each answer's ``"replica"`` field: the replica's id)."""
+    from ._serve import post_json
+
+    label, handle = _serve_handle(answer, hint)
+    app, deployment = handle.app_name, handle.deployment_name
+    overview = _serve_app_running(app, hint)
+    states = dict(overview.deployments[deployment].replica_states)
+    if states.get("RUNNING", 0) != running:
+        fail(
+            f"Serve reports {states.get('RUNNING', 0)} RUNNING replicas of {deployment!r} in "
+            f"{app!r} (replica states {states}), not {running}.",
+            hint or f"deploy it with {deployment}.options(num_replicas={running}).",
+        )
+    seen: set = set()
+    if url is not None:
+        for i in range(20 * running):  # sent one after another, the router spreads them
+            code, body = post_json(url, payloads[i % len(payloads)])
+            if code >= 400 or not isinstance(body, dict) or "replica" not in body:
+                fail(f"POST {url} answered HTTP {code}: {body!r}.", hint)
+            seen.add(body["replica"])
+            if len(seen) == running:
+                break
+        if len(seen) != running:
+            fail(f"{20 * running} requests reached {len(seen)} replicas, not {running}.", hint)
+    where = f"; {len(seen)} different replicas answered over HTTP" if seen else ""
+    passed(f"{label}: Serve reports {running} RUNNING replicas of {deployment!r}{where}.")
+
+
+def serve_composed(
+    answer: Any,
+    deployments: Any,
+    url: Any,
+    payloads: Any,
+    expected: Any,
+    hint: str | None = None,
+) -> None:
+    """Pass when the application behind the DeploymentHandle ``answer`` holds, beside its
+    ingress, every deployment named in ``deployments``, all HEALTHY in ``serve.status()``, and
+    answers each payload POSTed to ``url`` with the fields of its ``expected`` dict."""
+    label, handle = _serve_handle(answer, hint)
+    overview = _serve_app_running(handle.app_name, hint)
+    found = set(overview.deployments) - {handle.deployment_name}
+    missing = sorted(set(deployments) - found)
+    if missing:
+        fail(
+            f"application {handle.app_name!r} has no deployment {', '.join(missing)} "
+            f"(Serve lists {sorted(overview.deployments)}).",
+            hint
+            or "bind each deployment and pass it to the ingress's .bind(...): the ingress "
+            "then gets a DeploymentHandle to call.",
+        )
+    n = _serve_http(url, payloads, expected, hint)
+    passed(
+        f"{label}: application {handle.app_name!r} runs {handle.deployment_name} with "
+        f"{', '.join(sorted(found))} behind it, all HEALTHY; {url} answered {n} requests right."
+    )
+
+
+def _serve_config(config: Any) -> tuple[Any, str | None]:
+    """Serve's own reading of a config (a dict from YAML): ``(schema, None)`` when Serve accepts
+    it, else ``(None, "where: why")`` from the first error of Serve's schema."""
+    from ray.serve.schema import ServeDeploySchema
+
+    try:
+        return ServeDeploySchema.model_validate(config), None
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        errors = exc.errors() if hasattr(exc, "errors") else [{"loc": (), "msg": str(exc)}]
+        where = ".".join(str(part) for part in errors[0]["loc"])
+        return None, f"{where}: {errors[0]['msg']}"
+
+
+def serve_config(
+    answer: Any,
+    app: str,
+    replicas: dict,
+    url: Any = None,
+    payloads: Any = (),
+    expected: Any = (),
+    hint: str | None = None,
+) -> None:
+    """Pass when the file at path ``answer`` is a Serve config (Serve's own schema accepts it)
+    naming application ``app``, and Serve runs that application: RUNNING, with the RUNNING
+    replicas per deployment given in ``replicas`` and, given ``url``, the expected answers."""
+    from pathlib import Path
+
+    import yaml
+
+    label, value = resolve(answer)
+    _require_defined(label, value, hint)
+    if not isinstance(value, str | Path) or not Path(value).is_file():
+        fail(f"{label} is {value!r}, not the path of a file you wrote.", hint)
+    from ._serve import first_line
+
+    name = Path(value).name
+    try:
+        raw = yaml.safe_load(Path(value).read_text())
+    except yaml.YAMLError as exc:
+        fail(f"{name} is not YAML that Serve can read: {first_line(exc)}", hint)
+    config, rejected = _serve_config(raw)
+    if rejected:
+        fail(f"Serve does not accept {name} as a config: {rejected}.", hint)
+    if app not in [a.name for a in config.applications]:
+        fail(f"{name} names no application {app!r}.", hint)
+    from . import _serve
+
+    overview = _serve_app_running(
+        app,
+        hint or "send the file to Serve: serve deploy <file> --address <dashboard>",
+        _serve.CONFIG_APPEAR_S,
+    )
+    for deployment, count in replicas.items():
+        states = dict(getattr(overview.deployments.get(deployment), "replica_states", {}))
+        if states.get("RUNNING", 0) != count:
+            fail(
+                f"Serve reports {states.get('RUNNING', 0)} RUNNING replicas of {deployment!r} "
+                f"in {app!r}, not {count}.",
+                hint or "set num_replicas under the deployment's entry in the config.",
+            )
+    n = _serve_http(url, payloads, expected, hint) if url is not None else 0
+    passed(
+        f"{label}: Serve accepts the config; application {app!r} is RUNNING with "
+        f"{replicas} RUNNING replicas" + (f", and {url} answered {n} requests right." if n else ".")
+    )
+
+
+# -- Ray Train (lesson 07): judged from the Result, its checkpoints and what every worker reported -
+
+
+def _train_result(answer: Any, hint: str | None, depth: int = 3) -> tuple[str, Any]:
+    """``(label, result)`` for an answer that must be the ``Result`` that ``fit()`` returned."""
+    from ray.train import Result
+
+    label, value = resolve(answer, depth=depth)
+    _require_defined(label, value, hint)
+    if isinstance(value, Result):
+        return label, value
+    name = type(value).__name__
+    if name.endswith("Trainer"):
+        fail(f"{label} is a {name}, not a Result.", hint or "call .fit() on the trainer.")
+    if callable(value) and getattr(value, "__name__", "") == "fit":
+        fail(f"{label} is the fit method itself, not a Result.", hint or "call it: .fit().")
+    fail(f"{label} is a {name}, not a Result.", hint or "keep what trainer.fit() returns.")
+
+
+def _report_log(log: Any) -> Any:
+    from ._train import ReportLog
+    from .exceptions import ConfigError
+
+    if not isinstance(log, ReportLog):
+        raise ConfigError(f"log={log!r} must be the raykit.ReportLog the run was given.")
+    return log
+
+
+def ran_locally(answer: Any, epochs: int = 1, hint: str | None = None) -> None:
+    """Pass when ``answer`` is the ``Result`` of a Ray Train run in local mode
+    (``ScalingConfig(num_workers=0)``: the training function ran in this process, no controller,
+    no workers) whose training function ran ``epochs`` epochs and reported metrics and a
+    checkpoint."""
+    label, result = _train_result(answer, hint)
+    if result.path is not None:
+        fail(
+            f"{label} came from a worker group (its run folder is {result.path}), which paid "
+            "the worker group's start-up.",
+            hint or "ScalingConfig(num_workers=0) runs the training function in this process.",
+        )
+    metrics = result.metrics
+    if not metrics:
+        fail(f"{label} holds no metrics.", hint or "the training function must ray.train.report.")
+    last = metrics.get("epoch")
+    if last != epochs - 1:
+        fail(
+            f"the last report in {label} is from epoch {last}: the run went on past "
+            f"{epochs} epoch(s).",
+            hint or f"pass train_loop_config={{**hyperparameters, 'epochs': {epochs}}}.",
+        )
+    if result.checkpoint is None:
+        fail(f"{label} has no checkpoint.", hint or "report one with ray.train.report.")
+    shown = ", ".join(f"{k}={v}" for k, v in metrics.items() if k in ("rank", "world_size", "rows"))
+    passed(f"{label} ran in this process (local mode) and reported epoch {last}: {shown}.")
+
+
+def train_run(
+    answer: Any,
+    log: Any,
+    workers: int,
+    keep: int | None = None,
+    metric: str | None = None,
+    mode: str = "max",
+    hint: str | None = None,
+) -> None:
+    """Pass when ``answer`` is the ``Result`` of a Ray Train run on ``workers`` workers whose
+    every report reached ``log`` (a ``raykit.ReportLog`` in its ``RunConfig(callbacks=...)``)
+    from ranks ``0 .. workers-1``, and, when ``keep`` is given, which kept at most ``keep``
+    checkpoints besides the latest, the best by ``metric`` (``mode`` ``"max"`` or ``"min"``)
+    among them."""
+    from .exceptions import ConfigError
+
+    if mode not in ("max", "min"):
+        raise ConfigError(f"mode={mode!r} must be 'max' or 'min'.")
+    label, result = _train_result(answer, hint)
+    reports = _report_log(log).reports(result) if result.path else []
+    if result.path is None:
+        fail(f"{label} came from local mode: no worker group ran it.", hint)
+    if not reports:
+        fail(
+            f"the controller of {label}'s run reported nothing to the ReportLog.",
+            hint or "pass RunConfig(callbacks=[report_log]) and run fit() again.",
+        )
+    sizes = sorted({r.world_size for r in reports})
+    if sizes != [workers]:
+        fail(f"{label}'s run had {sizes[-1]} worker(s) reporting, not {workers}.", hint)
+    for report in reports:
+        ranks = [m.get("rank", i) for i, m in enumerate(report.metrics)]
+        if ranks != list(range(workers)):
+            fail(f"the workers of {label}'s run reported ranks {ranks}.", hint)
+    kept = result.best_checkpoints or []
+    if keep is not None:
+        with_checkpoint = [r for r in reports if r.checkpoint]
+        if len(kept) > keep + 1:
+            fail(
+                f"{label}'s run kept {len(kept)} checkpoints of {len(with_checkpoint)}.",
+                hint or f"CheckpointConfig(num_to_keep={keep}) deletes the others.",
+            )
+        if metric is not None and with_checkpoint:
+            pick = max if mode == "max" else min
+            best = pick(with_checkpoint, key=lambda r: r.metrics[0][metric])
+            if best.checkpoint not in {c.path for c, _ in kept}:
+                fail(
+                    f"{label}'s run deleted its best checkpoint by {metric} (epoch "
+                    f"{best.metrics[0].get('epoch')}, {metric} {best.metrics[0][metric]:.3f}).",
+                    hint
+                    or f"keep by score: CheckpointConfig(num_to_keep={keep}, "
+                    f"checkpoint_score_attribute={metric!r}, checkpoint_score_order={mode!r}).",
+                )
+    passed(
+        f"{label}: {len(reports)} rounds of reports from {workers} workers (ranks 0 to "
+        f"{workers - 1}); {len(kept)} checkpoints kept."
+    )
+
+
+def _unwrapped_state(model: Any) -> dict:
+    return getattr(model, "module", model).state_dict()
+
+
+def loaded_best_checkpoint(
+    answer: Any,
+    result: Any,
+    metric: str,
+    mode: str = "max",
+    file: str = "model.pt",
+    key: str = "model",
+    hint: str | None = None,
+) -> None:
+    """Pass when the PyTorch module ``answer`` holds the weights saved in the best checkpoint of
+    the Ray Train ``result`` by ``metric`` (``mode`` ``"max"`` or ``"min"``): the state dict
+    under ``key`` in the file ``file`` of that checkpoint's folder, compared tensor by tensor."""
+    from pathlib import Path
+
+    import torch
+
+    from .exceptions import ConfigError
+
+    if mode not in ("max", "min"):
+        raise ConfigError(f"mode={mode!r} must be 'max' or 'min'.")
+    label, model = resolve(answer)
+    _require_defined(label, model, hint)
+    if not isinstance(model, torch.nn.Module):
+        fail(
+            f"{label} is a {type(model).__name__}, not a PyTorch model.",
+            hint or "build it with build_model(...), then load_state_dict(...) into it.",
+        )
+    _, run = _train_result(result, None, depth=3)
+    kept = [(c, m) for c, m in (run.best_checkpoints or []) if metric in m]
+    if not kept:
+        raise ConfigError(f"result= kept no checkpoint with the metric {metric!r}.")
+    mine = _unwrapped_state(model)
+    matched = None
+    for checkpoint, metrics in kept:
+        with checkpoint.as_directory() as folder:
+            saved = torch.load(Path(folder) / file, map_location="cpu")[key]
+        if saved.keys() == mine.keys() and all(
+            torch.equal(saved[k].cpu(), mine[k].cpu()) for k in saved
+        ):
+            matched = metrics
+    pick = max if mode == "max" else min
+    best = pick((m for _, m in kept), key=lambda m: m[metric])
+    if matched is None:
+        fail(
+            f"the weights in {label} are those of none of the {len(kept)} checkpoints kept.",
+            hint or f"load the state dict saved in the checkpoint's {file} with load_state_dict.",
+        )
+    if matched[metric] != best[metric]:
+        fail(
+            f"{label} holds the weights of epoch {matched.get('epoch')} ({metric} "
+            f"{matched[metric]:.3f}), not those of the best checkpoint (epoch "
+            f"{best.get('epoch')}, {metric} {best[metric]:.3f}).",
+            hint or f"result.get_best_checkpoint(metric={metric!r}, mode={mode!r}).",
+        )
+    passed(
+        f"{label} holds the weights of the best checkpoint (epoch {best.get('epoch')}, "
+        f"{metric} {best[metric]:.3f})."
+    )
+
+
+def resumed_after_failure(
+    answer: Any, log: Any, trainer: Any = None, epochs: int | None = None, hint: str | None = None
+) -> None:
+    """Pass when ``answer`` is the ``Result`` of a Ray Train run in which a worker died, the
+    controller started a new worker group, and training went on from the epoch after a
+    checkpoint reported before the failure (not from epoch 0), as ``log`` (a
+    ``raykit.ReportLog`` in its callbacks) saw it; with ``trainer``, that trainer's
+    ``FailureConfig`` must allow a failure; with ``epochs``, the run finished its last epoch."""
+    if trainer is not None:
+        t_label, t_value = resolve(trainer)
+        _require_defined(t_label, t_value, hint)
+        failure_config = getattr(getattr(t_value, "run_config", None), "failure_config", None)
+        if failure_config is None or failure_config.max_failures == 0:
+            fail(
+                f"the RunConfig of {t_label} lets no worker failure be retried: the first crash "
+                "ends the run and fit() raises.",
+                hint or "RunConfig(..., failure_config=FailureConfig(max_failures=2)).",
+            )
+    label, result = _train_result(answer, hint)
+    log = _report_log(log)
+    if result.path is None:
+        fail(f"{label} came from local mode: no worker group ran it.", hint)
+    failures = log.failures(result)
+    attempts = log.attempts(result)
+    if not failures:
+        fail(
+            f"no worker failed in {label}'s run (or the ReportLog was not in its callbacks).",
+            hint
+            or "pass crash_at and crash_marker in train_loop_config, and the ReportLog in "
+            "RunConfig(callbacks=[...]).",
+        )
+    if len(attempts) < 2 or not attempts[1]:
+        fail(f"{label}'s run reported nothing after the failure.", hint)
+    resumed = attempts[1][0].metrics[0].get("epoch")
+    saved = [r.metrics[0].get("epoch") for r in attempts[0] if r.checkpoint]
+    if resumed == 0:
+        fail(
+            f"after the failure, {label}'s run started over at epoch 0.",
+            hint or "load ray.train.get_checkpoint() at the start of the training function.",
+        )
+    if resumed is None or resumed - 1 not in saved:
+        fail(f"after the failure, {label}'s run went on at epoch {resumed}, after no checkpoint.")
+    last = attempts[-1][-1].metrics[0].get("epoch")
+    if epochs is not None and last != epochs - 1:
+        fail(f"{label}'s run stopped at epoch {last}, not {epochs - 1}.", hint)
+    rank, error = next(iter(failures[0].errors.items()))
+    passed(
+        f"in {label}'s run rank {rank} died ({error.split(':')[0]}); a new worker group resumed "
+        f"at epoch {resumed}, after the checkpoint of epoch {resumed - 1}, and finished epoch "
+        f"{last}."
     )

@@ -119,6 +119,9 @@ def _bad(name, call, argument, *, owner=None):
 
 BAD_CALLS = [
     _bad("measure", lambda: raykit.measure(42), "fn"),
+    _bad("free_port", lambda: raykit.free_port("0.0.0.0"), "host"),
+    _bad("kill_replica", lambda: raykit.kill_replica(None, "DigitModel"), "app"),
+    _bad("under_load", lambda: raykit.under_load("http://x/", payloads=[], seconds=0), "seconds"),
     _bad("measure", lambda: raykit.measure(lambda: None, repeat=0), "repeat"),
     _bad("measure", lambda: raykit.measure(lambda: None, warmup=-1), "warmup"),
     _bad("compare", lambda: raykit.compare([print]), "cases"),
@@ -141,6 +144,8 @@ BAD_CALLS = [
     _bad("wait_for_actor", lambda: raykit.wait_for_actor(None), "handle"),
     _bad("actor_calls", lambda: raykit.actor_calls(42, method="increment"), "handle"),
     _bad("timeline", lambda: raykit.timeline([1]), "refs"),
+    _bad("trial_iterations", lambda: raykit.trial_iterations([]), "results"),
+    _bad("learning_curves", lambda: raykit.learning_curves(None, "acc"), "results"),
     _bad("task_state", lambda: raykit.task_state("ref"), "ref"),
     _bad("task_attempts", lambda: raykit.task_attempts(42, timeout_s=-1), "ref"),
     _bad("timeline", lambda: raykit.timeline(wait_s=-1), "wait_s"),
@@ -166,10 +171,18 @@ BAD_CALLS = [
     ),
     _bad("scrape_metrics", lambda: raykit.scrape_metrics(targets=8080), "targets"),
     _bad("scrape_metrics", lambda: raykit.scrape_metrics(targets=["x"]), "targets"),
+    _bad("metric_value", lambda: raykit.metric_value("rate(x[5s])"), "promql"),
+    _bad("plot_metrics", lambda: raykit.plot_metrics(None, [], 0, 1), "prom"),
     _bad("my_progress", lambda: raykit.my_progress(notebooks=42), "notebooks"),
     _bad("check.close", lambda: raykit.check.close(1.0, 1.0, rel_tol=-1), "rel_tol"),
     _bad("check.ran_as_tasks", lambda: raykit.check.ran_as_tasks([], "f", count=0), "count"),
     _bad("observe", lambda: raykit.observe(1.0, prediction="p"), "prediction"),
+    _bad("ReportLog", lambda: raykit.ReportLog(keep=0), "keep"),
+    _bad(
+        "kuberay.untolerated",
+        lambda: importlib.import_module("raykit.kuberay").untolerated({}, "gpu", {"key": "k"}),
+        "taints",
+    ),
 ]
 
 # Public names that take no argument, or that users get from the kit rather than build.

@@ -24,6 +24,7 @@ from ._checks import validate, validate_or_raise
 from ._crds import CRDDigestMismatch, CRDsNotFound, KubeRayCRDs, cache_dir, crds
 from ._facts import KUBERAY_VERSION, PYTHON_TAG
 from ._issues import ManifestError, ValidationIssue
+from ._scheduling import untolerated
 from ._schema import load_crd
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "cache_dir",
     "crds",
     "load_crd",
+    "untolerated",
     "validate",
     "validate_or_raise",
 ]
