@@ -51,3 +51,19 @@ def test_write_sets_the_stated_time_to_the_rounded_model(tmp_path):
     minutes = lesson_times.write_stated(path)
     assert minutes == 5 * round(lesson_times.model(path).modelled_min / 5)
     assert f"**Time:** about {minutes} minutes" in nbformat.read(path, 4).cells[0].source
+
+
+@pytest.mark.parametrize(
+    "path", sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")), ids=lambda p: p.stem
+)
+def test_every_lesson_states_its_modelled_time_within_20_percent(path):
+    t = lesson_times.model(path)
+    assert t.run_seconds is not None, (
+        f"{path.name} has no recorded run time: `raykit run` it, then "
+        "`python scripts/lesson_times.py --record OUT_DIR --write`"
+    )
+    assert t.stated_min is not None, f"{path.name}: its first cell states no time"
+    assert abs(t.stated_min - t.modelled_min) <= 0.2 * t.modelled_min, (
+        f"{path.name} states {t.stated_min} min, the model says {t.modelled_min:.1f}: "
+        "`python scripts/lesson_times.py --write` sets it"
+    )
