@@ -18,7 +18,7 @@ from typing import Any
 
 from ray.train import UserCallback
 
-from .exceptions import ConfigError, RayNotRunning
+from .exceptions import ConfigError, RayNotRunning, one_line
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,7 @@ class ReportLog(UserCallback):
                 run=run_context.get_run_config().name,
                 run_id=run_context.run_id,
                 time=time.time(),
-                errors={int(rank): _one_line(exc) for rank, exc in worker_exceptions.items()},
+                errors={int(rank): one_line(exc) for rank, exc in worker_exceptions.items()},
             )
         )
 
@@ -295,9 +295,3 @@ def _run_name(run: Any) -> str | None:
         f"run={run!r} must be the Result that fit() returned, a run's name, or None for the "
         "last run logged."
     )
-
-
-def _one_line(exc: BaseException) -> str:
-    """An error as one short line: its type and the first line of its message."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return f"{type(exc).__name__}: {lines[0] if lines else ''}"[:300]

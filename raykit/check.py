@@ -2084,8 +2084,9 @@ def _first_line(exc: BaseException) -> str:
             break
         seen.add(id(inner))
         exc = inner
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return f"{type(exc).__name__}: {lines[0] if lines else ''}"[:300]
+    from .exceptions import one_line
+
+    return one_line(exc)
 
 
 def _same_rows(label: str, got: Any, expected: Any, key: str, rel_tol: float, hint) -> None:

@@ -33,3 +33,9 @@ class RayNotRunning(RaykitError, RuntimeError):
 
     def __reduce__(self):  # rebuild from ``what``, not from the finished message
         return type(self), (self.what,)
+
+
+def one_line(exc: BaseException) -> str:
+    """An error as one short line: its type and the first line of its message."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}"[:300]
