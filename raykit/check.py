@@ -2831,7 +2831,13 @@ def _serve_http(url: Any, payloads: Any, expected: Any, hint: str | None) -> int
         except httpx.HTTPError as exc:
             fail(f"POST {url} failed: {type(exc).__name__}.", hint)
         if code >= 400:
-            fail(f"POST {url} answered HTTP {code}: {first_line(body)}", hint)
+            fail(
+                f"POST {url} answered HTTP {code}: {first_line(body)}",
+                hint
+                or "Serve got the request but no code of yours answered it: a FastAPI app needs "
+                "@serve.ingress(app) on the deployment class; the replica's log (the dashboard's "
+                "Serve tab) shows any error your code raised.",
+            )
         if isinstance(want, dict) and isinstance(body, dict):
             wrong = {k: body.get(k, "(missing)") for k, v in want.items() if body.get(k) != v}
         else:

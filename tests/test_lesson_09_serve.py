@@ -153,8 +153,9 @@ def test_serve_answers_fails_on_a_wrong_answer_or_an_http_error(server, serve_st
     with pytest.raises(CheckFailed, match="expected"):
         raykit.check.serve_answers(_handle("api"), server.url, [{}], [{"digit": 7}])
     server.answers = cycle([(404, {"detail": "Not Found"})])
-    with pytest.raises(CheckFailed, match="HTTP 404"):
+    with pytest.raises(CheckFailed, match="HTTP 404") as info:
         raykit.check.serve_answers(_handle("api"), server.url, [{}], [{"digit": 7}])
+    assert "@serve.ingress(app)" in info.value.hint, "an HTTP error says where to look"
 
 
 def test_serve_answers_fails_when_the_app_is_not_running(server, serve_state):
