@@ -9,6 +9,7 @@ from ._loadgen import LoadReport, load_test
 from ._measure import Chart, Comparison, Sweep, Timing, compare, measure, sweep
 from ._minicluster import MiniCluster
 from ._observe import metric_value, plot_metrics
+from ._params import given, small_mode
 from ._predict import Observation, Prediction, observe, predict
 from ._progress import ProgressReport, my_progress
 from ._prometheus import Prometheus, scrape_metrics
@@ -96,6 +97,7 @@ __all__ = [
     "solution",
     "SolutionError",
     "generate_rows",
+    "given",
     "init",
     "LoadReport",
     "MiniCluster",
@@ -109,6 +111,7 @@ __all__ = [
     "metric_value",
     "plot_metrics",
     "shutdown",
+    "small_mode",
     "store_stats",
     "StoreWatch",
     "Sweep",

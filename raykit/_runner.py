@@ -128,8 +128,10 @@ def run_notebooks(
     parameters
         Values injected after the cell tagged ``parameters`` (papermill's mechanism).
     smoke
-        Small mode: sets ``RAYKIT_SMOKE=1`` for the kernels; each lesson's parameters cell reads
-        it (``SMOKE = os.environ.get("RAYKIT_SMOKE") == "1"``) and picks its small sizes.
+        Small mode: passes ``SMOKE=True`` as a parameter (unless ``parameters`` sets ``SMOKE``),
+        as ``papermill -p SMOKE True`` does, and sets ``RAYKIT_SMOKE=1`` for the kernels, which
+        a lesson's ``SMOKE = None`` follows (``raykit.small_mode``). The cell after a lesson's
+        parameters cell derives the sizes left ``None`` from ``SMOKE`` (``raykit.given``).
     timeout
         Seconds any one cell may run before it fails.
     output_dir
@@ -141,6 +143,8 @@ def run_notebooks(
     if not paths:
         raise NotebookError("no notebooks to run.")
     params = dict(parameters or {})
+    if smoke:
+        params.setdefault("SMOKE", True)
     out_dir = Path(output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 

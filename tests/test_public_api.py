@@ -118,6 +118,8 @@ def _bad(name, call, argument, *, owner=None):
 
 
 BAD_CALLS = [
+    _bad("small_mode", lambda: raykit.small_mode("maybe"), "SMOKE"),
+    _bad("given", lambda: raykit.given("x", otherwise=1), "value"),
     _bad("measure", lambda: raykit.measure(42), "fn"),
     _bad("free_port", lambda: raykit.free_port("0.0.0.0"), "host"),
     _bad("kill_replica", lambda: raykit.kill_replica(None, "DigitModel"), "app"),

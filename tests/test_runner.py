@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -40,6 +41,32 @@ def test_parameters_and_small_mode_reach_the_kernel(tmp_path):
     assert report.ok
     text = outputs_text(tmp_path / "echo_parameters.ipynb")
     assert "N=7 NAME='x' SMOKE_ENV='1'" in text
+
+
+@pytest.mark.parametrize(
+    "parameters, seen", [({}, "SMOKE=True ENV='1'"), ({"SMOKE": False}, "SMOKE=False ENV='1'")]
+)
+def test_small_mode_passes_smoke_as_a_papermill_parameter_unless_given(tmp_path, parameters, seen):
+    """``raykit run --smoke`` sets SMOKE the way ``papermill -p SMOKE True`` does, and keeps
+    RAYKIT_SMOKE=1 for notebooks that follow the environment; a caller's own SMOKE wins."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "P"}
+    nb.cells = [
+        nbformat.v4.new_code_cell("SMOKE = None", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(
+            "import os\nprint(f\"SMOKE={SMOKE!r} ENV={os.environ.get('RAYKIT_SMOKE')!r}\")"
+        ),
+    ]
+    nbformat.write(nb, tmp_path / "smoke.ipynb")
+    report = run_notebooks(
+        [tmp_path / "smoke.ipynb"],
+        parameters=parameters,
+        smoke=True,
+        output_dir=tmp_path / "out",
+        echo=False,
+    )
+    assert report.ok, report.results[0].error
+    assert seen in outputs_text(tmp_path / "out" / "smoke.ipynb")
 
 
 def test_a_failing_notebook_fails_and_names_its_cell(tmp_path):
@@ -106,6 +133,22 @@ def test_discovery_lists_the_lessons_in_order():
     assert names == sorted(names) and names[0] == "00_welcome.ipynb"
 
 
+def _literal_assignments(source: str) -> dict[str, object]:
+    """``{name: value}`` of a parameters cell that holds plain values only, which papermill's
+    ``-p NAME VALUE`` can override; fails on any other statement (an import, a computed size)."""
+    values = {}
+    for node in ast.parse(source).body:
+        assert isinstance(node, ast.Assign) and len(node.targets) == 1, (
+            f"the parameters cell holds plain assignments only, not: {ast.unparse(node)}"
+        )
+        (target,) = node.targets
+        try:
+            values[target.id] = ast.literal_eval(node.value)
+        except ValueError:
+            pytest.fail(f"{ast.unparse(node)}: parameters are literals; derive it in the next cell")
+    return values
+
+
 @pytest.mark.parametrize("path", discover_notebooks(NOTEBOOKS), ids=lambda p: p.name)
 def test_committed_notebooks_follow_the_conventions(path):
     nb = nbformat.read(path, as_version=4)
@@ -113,7 +156,10 @@ def test_committed_notebooks_follow_the_conventions(path):
     assert not any(c.outputs or c.execution_count for c in code), "commit notebooks without outputs"
     params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
     assert len(params) == 1, "exactly one cell tagged 'parameters'"
-    assert "RAYKIT_SMOKE" in params[0].source, "small mode comes from RAYKIT_SMOKE"
+    assigned = _literal_assignments(params[0].source)
+    assert "SMOKE" in assigned and assigned["SMOKE"] is None, (
+        "SMOKE = None: small mode follows RAYKIT_SMOKE unless papermill's -p SMOKE sets it"
+    )
     head = nb.cells[0].source
     assert head.startswith("# ") and "**Level:**" in head and "**Time:**" in head
     assert "**Prerequisites:**" in head and "**You will learn**" in head
