@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -264,3 +266,47 @@ def _gpu_count() -> int:
     except (OSError, subprocess.SubprocessError):
         return 0
     return sum(1 for line in out.splitlines() if line.startswith("GPU "))
+
+
+# Ray gives a new node's raylet 30 s to register (hard-coded in ray/_private/node.py). Several
+# clusters starting at once on a small host (a workshop's learners pressing Run All together, a
+# CI runner's parallel jobs) each need seconds of CPU to import Ray in a dozen processes, and all
+# of them miss it. Starts take turns instead: one at a time per host, through a file lock the
+# kernel releases when its holder exits, so a crashed start never blocks the next one.
+STARTUP_LOCK = Path(os.environ.get("TMPDIR", "/tmp")) / "raykit-ray-start.lock"
+STARTUP_WAIT_S = 180.0
+
+
+@contextlib.contextmanager
+def startup_turn(say=None, wait_s: float = STARTUP_WAIT_S, lock_path: Path | None = None):
+    """Hold the host's Ray start-up lock while the block starts Ray; wait for it at most
+    ``wait_s`` (then start anyway). ``say`` is called once with a line when we have to wait."""
+    import fcntl
+
+    try:
+        fd = os.open(lock_path or STARTUP_LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError:  # an unwritable /tmp: start without taking turns
+        yield
+        return
+    try:
+        with contextlib.suppress(OSError):  # the creator lets other users take turns too
+            os.fchmod(fd, 0o666)
+        deadline = time.monotonic() + wait_s
+        held = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                held = True
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    break
+                if say is not None:
+                    say("another Ray cluster is starting on this host; waiting for its turn.")
+                    say = None
+                time.sleep(0.2)
+        yield
+    finally:
+        if held:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)

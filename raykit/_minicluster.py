@@ -642,7 +642,8 @@ class MiniCluster:
             node.start_env["RAY_external_storage_namespace"] = os.path.basename(self.root)
         env = {**self._env, **node.start_env, NODE_MARKER: node.temp_dir}
         for attempt in range(1, START_ATTEMPTS + 1):
-            error = self._run_ray_start(node, command, env)
+            with _host.startup_turn(say=lambda line: print(f"raykit: {line}")):
+                error = self._run_ray_start(node, command, env)
             if error is None:
                 break
             kill(node.processes())  # what the failed attempt left behind

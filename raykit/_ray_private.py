@@ -29,6 +29,7 @@ CONTRACT = [
     ("ray._raylet", "METRICS_AGENT_PORT_NAME"),
     ("ray._raylet", "METRICS_EXPORT_PORT_NAME"),
     ("ray._raylet", "RUNTIME_ENV_AGENT_PORT_NAME"),
+    ("ray._private.utils", "write_ray_address"),
 ]
 
 # Ray numbers a task's return objects from 1 and the objects a worker puts from 10**8 up (its
@@ -143,6 +144,13 @@ CONTRACT += [
 # Set in the environment of a session on a loopback cluster, so that Ray's CLI run from the
 # notebook (`ray status`, `ray list`, `ray memory`) keeps 127.0.0.1 too.
 SINGLE_HOST_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
+def record_cluster_address(gcs_address: str, temp_dir: str) -> None:
+    """Write ``temp_dir/ray_current_cluster`` as ``ray start`` does. Ray's job supervisor finds
+    its own cluster through that file (``address="auto"``); without it, it takes the first GCS
+    it sees among the host's processes, which may be another cluster's."""
+    _get("ray._private.utils", "write_ray_address")(gcs_address, temp_dir)
 
 
 @contextlib.contextmanager

@@ -8,6 +8,7 @@ import inspect
 import os
 import re
 import socket
+import tempfile
 import threading
 import time
 
@@ -261,15 +262,27 @@ def _start_local(overrides: dict, token_auth: bool | None, expose: bool) -> Sess
     elif expose:  # the processes Ray spawns must not inherit single-host mode from this one
         _unset_single_host_env(restore_env)
     kwargs = {"include_dashboard": True, **plan.init_kwargs(), **network, **overrides}
+    kwargs.setdefault("_temp_dir", _own_temp_dir())
     try:
         context = _ray_init_local(kwargs, loopback)
     except BaseException:
         _restore_environment(restore_env)
         raise
+    _ray_private.record_cluster_address(context.address_info["gcs_address"], kwargs["_temp_dir"])
     reasons = [*plan.reasons, _listening_reason(loopback, context)]
     for reason in reasons:
         _say(reason)
     return Session(context, started_local=True, reasons=reasons, restore_env=restore_env)
+
+
+def _own_temp_dir() -> str:
+    """A Ray temp dir of this cluster's own, under ``$RAY_TMPDIR`` (or the system's): Ray's
+    shared ``/tmp/ray`` holds one ``ray_current_cluster`` for every cluster of the host, and
+    a job submitted to this cluster must find this one (see ``record_cluster_address``). Short,
+    as Ray's socket paths inside it must stay under 108 characters."""
+    base = os.path.join(os.environ.get("RAY_TMPDIR") or tempfile.gettempdir(), f"rk{os.getuid()}")
+    os.makedirs(base, mode=0o700, exist_ok=True)
+    return tempfile.mkdtemp(prefix="", dir=base)
 
 
 def _ray_init_local(kwargs: dict, loopback: bool):
@@ -279,7 +292,10 @@ def _ray_init_local(kwargs: dict, loopback: bool):
     for attempt in range(1, START_ATTEMPTS + 1):
         began = time.time()
         try:
-            with _ray_private.local_start(loopback=loopback, dashboard_agent_port=free_port()):
+            with (
+                _host.startup_turn(say=_say),
+                _ray_private.local_start(loopback=loopback, dashboard_agent_port=free_port()),
+            ):
                 # "local" makes Ray start a new cluster even if another one runs on this host.
                 return ray.init(address="local", **kwargs)
         except Exception as exc:

@@ -121,3 +121,64 @@ def test_detect_reads_other_clusters_from_raylet_command_lines():
     host = HostFacts.detect()
     assert host.other_clusters == len(stores)
     assert host.other_clusters_store_bytes == sum(stores.values())
+
+
+# --- starts take turns on one host --------------------------------------------------------------
+
+_HOLD = """
+import sys, time
+from pathlib import Path
+from raykit._host import startup_turn
+with startup_turn(lock_path=Path(sys.argv[1])):
+    print("holding", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def _holder(lock, seconds):
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _HOLD, str(lock), str(seconds)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout.readline().strip() == "holding"
+    return proc
+
+
+def test_a_start_waits_for_the_start_already_under_way_and_says_so(tmp_path):
+    from raykit._host import startup_turn
+
+    lock = tmp_path / "start.lock"
+    holder = _holder(lock, 1.5)
+    said = []
+    with startup_turn(say=said.append, lock_path=lock):
+        # Our turn comes only once the other start is over.
+        assert holder.poll() is not None or holder.wait(timeout=1) == 0
+    assert said == ["another Ray cluster is starting on this host; waiting for its turn."]
+
+
+def test_a_start_that_died_holding_its_turn_does_not_block_the_next(tmp_path):
+    from raykit._host import startup_turn
+
+    lock = tmp_path / "start.lock"
+    holder = _holder(lock, 600)
+    holder.kill()  # SIGKILL: no clean-up ran; the kernel drops its lock with the process
+    holder.wait()
+    said = []
+    with startup_turn(say=said.append, lock_path=lock, wait_s=600):
+        pass
+    assert said == []
+
+
+def test_a_turn_that_never_comes_is_not_waited_for_forever(tmp_path):
+    from raykit._host import startup_turn
+
+    lock = tmp_path / "start.lock"
+    holder = _holder(lock, 600)
+    try:
+        with startup_turn(lock_path=lock, wait_s=0.5):
+            assert holder.poll() is None, "we went ahead while the other start still holds it"
+    finally:
+        holder.kill()
+        holder.wait()

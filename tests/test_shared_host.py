@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -154,6 +155,41 @@ def test_a_second_cluster_sizes_its_store_to_what_the_first_left(tmp_path):
     print("stores: {} + {} GiB, of {} GiB RAM".format(*gib))
     assert "other Ray cluster" in second.stdout, second.stdout
     assert first_store + second_store <= total
+
+
+def test_a_job_submitted_to_this_cluster_runs_on_it_while_another_cluster_runs(tmp_path):
+    """Ray's job supervisor finds its cluster through ``ray_current_cluster`` in the cluster's
+    temp dir, else takes any GCS among the host's processes: another user's cluster, half the
+    time, on a shared host. raykit gives each cluster its own temp dir and writes that file."""
+    import ray
+    from ray.job_submission import JobStatus, JobSubmissionClient
+
+    import raykit
+
+    other = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_ONE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        _store_line(iter(other.stdout.readline, ""))  # the other cluster is up
+        session = raykit.init(num_cpus=1)
+        mine = session.address
+        temp_dir = ray.get_runtime_context().get_temp_dir()
+        client = JobSubmissionClient(f"http://{session.dashboard_url}")
+        job = client.submit_job(
+            entrypoint=f"{sys.executable} -c \"import ray; ray.init(); "
+            "print('GCS', ray.get_runtime_context().gcs_address)\""
+        )
+        raykit.wait_until(
+            lambda: client.get_job_status(job).is_terminal(), timeout_s=300, what="the job to end"
+        )
+        status = client.get_job_status(job)
+        logs = client.get_job_logs(job)
+        raykit.shutdown()
+    finally:
+        other.communicate("\n", timeout=120)
+    assert status == JobStatus.SUCCEEDED, logs
+    assert f"GCS {mine}" in logs, f"the job ran elsewhere than {mine}:\n{logs}"
+    assert (Path(temp_dir) / "ray_current_cluster").read_text().strip() == mine
 
 
 def test_token_auth_off_lasts_for_that_cluster_only():
