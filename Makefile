@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.raykit-installed
 # Jupyter refuses to run as root (Docker, CI) unless told to.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test install lint system-deps
+.PHONY: lab test test-fast install lint system-deps
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,9 +29,15 @@ lab: $(STAMP)
 system-deps:
 	@bash scripts/system-deps.sh
 
-## Every test: unit tests, every notebook through papermill in small mode, one real browser.
+## Every test: unit tests, one real browser, and every lesson in small mode, run once with each
+## exercise's variants (tests/_lessons.py), two lessons at a time while the unit tests run.
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest
+
+## The tests that start no Ray, no lesson and no browser: under a minute, for a quick check.
+## A test that starts Ray without its marker fails there, naming the marker (tests/conftest.py).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not ray_cluster and not lesson and not browser"
 
 lint: $(STAMP)
 	$(BIN)/ruff check raykit tests scripts

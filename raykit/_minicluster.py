@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psutil
 
-from . import _host, _ray_private
+from . import _host, _ray_private, _timing
 from ._ports import free_port, require_free_port, wait_for_port
 from ._session import state_api_address
 from ._supervisor import Supervisor, freeze_then_kill, kill, marked_processes, wait_gone
@@ -642,7 +642,10 @@ class MiniCluster:
             node.start_env["RAY_external_storage_namespace"] = os.path.basename(self.root)
         env = {**self._env, **node.start_env, NODE_MARKER: node.temp_dir}
         for attempt in range(1, START_ATTEMPTS + 1):
-            with _host.startup_turn(say=lambda line: print(f"raykit: {line}")):
+            with (
+                _timing.ray_start(f"MiniCluster node {name}"),
+                _host.startup_turn(say=lambda line: print(f"raykit: {line}")),
+            ):
                 error = self._run_ray_start(node, command, env)
             if error is None:
                 break

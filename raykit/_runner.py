@@ -14,7 +14,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import _ray_private
+from . import _ray_private, _timing
 from .exceptions import NotebookError
 
 SMOKE_ENV = "RAYKIT_SMOKE"
@@ -32,6 +32,9 @@ class NotebookResult:
     error: str | None = None
     cell_index: int | None = None
     cell_source: str | None = None
+    # Of ``seconds``, how long the kit's Ray starts took (raykit.init, MiniCluster nodes; a
+    # plain ray.init() in a lesson is not counted): the part that is Ray's fixed cost.
+    ray_start_seconds: float = 0.0
 
     @property
     def passed(self) -> bool:
@@ -51,12 +54,19 @@ class RunReport:
     def table(self) -> str:
         """A plain-text table of notebook, status and seconds, with a total line."""
         width = max([len("notebook")] + [len(r.notebook) for r in self.results])
-        lines = [f"{'notebook':<{width}}  status  seconds"]
+        lines = [f"{'notebook':<{width}}  status  seconds  ray start"]
         for r in self.results:
-            lines.append(f"{r.notebook:<{width}}  {r.status:<6}  {r.seconds:7.1f}")
+            lines.append(
+                f"{r.notebook:<{width}}  {r.status:<6}  {r.seconds:7.1f}  "
+                f"{r.ray_start_seconds:6.1f} s {_share(r.ray_start_seconds, r.seconds)}"
+            )
         total = sum(r.seconds for r in self.results)
+        starts = sum(r.ray_start_seconds for r in self.results)
         passed = sum(r.passed for r in self.results)
-        lines.append(f"{passed} passed, {len(self.results) - passed} failed in {total:.1f} s")
+        lines.append(
+            f"{passed} passed, {len(self.results) - passed} failed in {total:.1f} s, "
+            f"{starts:.1f} s of it starting Ray {_share(starts, total)}"
+        )
         return "\n".join(lines)
 
     def write_json(self, path: str | Path) -> None:
@@ -151,7 +161,11 @@ def run_notebooks(
     report = RunReport()
     with _environment(_kernel_environment(smoke)):
         for path in paths:
-            result = _execute(path, out_dir / path.name, params, timeout, kernel_name)
+            starts = out_dir / f"{path.stem}.ray-start.jsonl"
+            starts.unlink(missing_ok=True)
+            with _environment({_timing.STARTUP_LOG_ENV: str(starts.resolve())}):
+                result = _execute(path, out_dir / path.name, params, timeout, kernel_name)
+            result.ray_start_seconds = _timing.startup_seconds(starts)
             report.results.append(result)
             if echo:
                 print(f"{result.status:<6} {result.seconds:7.1f} s  {path}", flush=True)
@@ -195,6 +209,10 @@ def _execute(
         result.error = f"{type(exc).__name__}: {exc}"
     result.seconds = round(time.perf_counter() - start, 2)
     return result
+
+
+def _share(part: float, whole: float) -> str:
+    return f"({100 * part / whole:.0f}%)" if whole else ""
 
 
 def _describe_failure(result: NotebookResult) -> str:

@@ -12,7 +12,7 @@ import tempfile
 import threading
 import time
 
-from . import _host, _ray_private
+from . import _host, _ray_private, _timing
 from ._dashboard import dashboard_link
 from ._html import render
 from ._ports import free_port
@@ -293,6 +293,7 @@ def _ray_init_local(kwargs: dict, loopback: bool):
         began = time.time()
         try:
             with (
+                _timing.ray_start("raykit.init"),
                 _host.startup_turn(say=_say),
                 _ray_private.local_start(loopback=loopback, dashboard_agent_port=free_port()),
             ):

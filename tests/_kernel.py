@@ -21,6 +21,23 @@ class CellRun:
     def ok(self) -> bool:
         return self.error is None
 
+    @classmethod
+    def of(cls, cell) -> CellRun:
+        """What an executed notebook cell (nbformat) holds, as a CellRun."""
+        run = cls()
+        parts = []
+        for out in cell.get("outputs", []):
+            kind = out.get("output_type")
+            if kind == "stream":
+                parts.append(out.get("text", ""))
+            elif kind in ("execute_result", "display_data"):
+                run.displays.append(dict(out.get("data", {})))
+                parts.append(out.get("data", {}).get("text/plain", "") + "\n")
+            elif kind == "error" and run.error is None:
+                run.error = {k: out.get(k) for k in ("ename", "evalue", "traceback")}
+        run.text = "".join(parts)
+        return run
+
 
 class Kernel:
     """An IPython kernel (this venv's ``python3``) started in ``cwd`` with extra ``env``."""

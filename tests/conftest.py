@@ -10,6 +10,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from _tiers import starts_ray
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -52,12 +53,62 @@ def ray_processes_of_suite() -> list[str]:
     return found
 
 
+# --- test tiers: a test that starts Ray says so --------------------------------------------------
+# `make test-fast` runs the tests that start no Ray (-m "not ray_cluster and not lesson and not
+# browser"). So that tier stays true, a test that starts Ray without the ray_cluster (or lesson,
+# browser) marker fails, naming the marker to add. What counts as a start: a line in the kit's
+# start-up log (raykit.init and MiniCluster nodes write one, in this process or any child that
+# inherits the environment; clusters that delete their folders when they stop still leave it),
+# or a new session folder of a plain ray.init(). Tests that use a fixture marked with
+# tests/_tiers.starts_ray are marked here.
+RAY_MARKERS = {"ray_cluster", "lesson", "browser"}
+SUITE_STARTUP_LOG = os.path.join(RAY_TMP, "ray-starts.jsonl")
+os.environ["RAYKIT_STARTUP_LOG"] = SUITE_STARTUP_LOG
+
+
+def ray_starts() -> set[str]:
+    """Every Ray start the suite's tests (not its lesson runs, which log elsewhere) made so far."""
+    try:
+        with open(SUITE_STARTUP_LOG, encoding="utf-8") as log:
+            logged = {f"{n}: {line.strip()}" for n, line in enumerate(log)}
+    except OSError:
+        logged = set()
+    return logged | {str(p) for p in Path(RAY_TMP).glob("ray/session_2*")}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    item.stash[_STARTS_BEFORE] = ray_starts()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if call.when != "teardown" or report.failed or _STARTS_BEFORE not in item.stash:
+        return
+    if any(item.get_closest_marker(m) for m in RAY_MARKERS):
+        return
+    new = ray_starts() - item.stash[_STARTS_BEFORE]
+    if new:
+        report.outcome = "failed"
+        report.longrepr = (
+            f"{item.nodeid} started Ray ({len(new)} time(s), e.g. {sorted(new)[0]}) but is "
+            "not marked: add @pytest.mark.ray_cluster, so that `make test-fast` leaves it out."
+        )
+
+
+_STARTS_BEFORE = pytest.StashKey[set]()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def no_ray_left_behind():
     """After the whole suite, no Ray process that the suite started may still run."""
     yield
     import ray
 
+    if _pool is not None:
+        _pool.stop()
     if ray.is_initialized():
         ray.shutdown()
     left = []
@@ -74,33 +125,121 @@ def no_ray_left_behind():
     assert not left, "Ray processes started by the suite are still running:\n" + "\n".join(left)
 
 
-class _ExecutedNotebooks:
-    """Runs each lesson once per session in small mode; tests read the executed copies."""
+# Lessons run in a pool (tests/_lessons.py): each once, with its exercises' variants, ``jobs`` at
+# a time, in the background while the unit tests run; tests that read a lesson run last.
+LESSON_JOBS = int(os.environ.get("RAYKIT_TEST_JOBS", "2"))
+LESSONS_OUT = os.environ.get("RAYKIT_TEST_OUT")  # default: a new temporary folder
+# Lessons 07-09 hand their models on through this folder, not the developer's ~/raykit_results.
+os.environ.setdefault("RAYKIT_RESULTS", os.path.join(RAY_TMP, "results"))
+_pool = None
 
-    def __init__(self, out_dir: Path):
-        self.out_dir = out_dir
-        self.results = {}
+
+def lesson_pool():
+    """The session's LessonPool, made on first use."""
+    global _pool
+    if _pool is None:
+        from _lessons import LessonPool
+
+        out = Path(LESSONS_OUT or tempfile.mkdtemp(prefix="raykit-lessons-"))
+        out.mkdir(parents=True, exist_ok=True)
+        _pool = LessonPool(out, RAY_TMP, jobs=LESSON_JOBS)
+    return _pool
+
+
+def _lessons_of(item) -> list[Path]:
+    """The lessons a test reads: its ``path`` parameter, or its module's lesson (its name
+    ``test_lesson_NN_...``) when it uses the ``executed`` fixture."""
+    params = getattr(item, "callspec", None) and item.callspec.params
+    if params and isinstance(params.get("path"), Path) and "lesson_runs" in item.fixturenames:
+        return [params["path"]]
+    if "executed" not in item.fixturenames:
+        return []
+    if params and isinstance(params.get("name"), str) and params["name"].endswith(".ipynb"):
+        return [NOTEBOOKS / params["name"]]
+    stem = item.module.__name__.removeprefix("test_lesson_")
+    return [p for p in NOTEBOOKS.glob(f"{stem[:2]}_*.ipynb")] if stem[:2].isdigit() else []
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Tests that read a lesson run after all the others, which run while the lessons do."""
+    needed = {id(item): bool(_lessons_of(item)) for item in items}
+    items.sort(key=lambda item: needed[id(item)])  # stable: the order within each group stays
+    for item in items:
+        if needed[id(item)]:
+            item.add_marker(pytest.mark.lesson)
+        elif _uses_a_ray_fixture(item):
+            item.add_marker(pytest.mark.ray_cluster)
+
+
+def _uses_a_ray_fixture(item) -> bool:
+    defs = getattr(item, "_fixtureinfo", None)  # pytest's record of the fixtures a test uses
+    if defs is None:
+        return False
+    return any(
+        getattr(d.func, "starts_ray", False) for fs in defs.name2fixturedefs.values() for d in fs
+    )
+
+
+def pytest_collection_finish(session):
+    """Start the lessons the selected tests read (after -k and -m have deselected the rest)."""
+    paths = sorted({p for item in session.items for p in _lessons_of(item)})
+    if paths and not session.config.option.collectonly:
+        lesson_pool().prefetch(paths)
+
+
+def pytest_terminal_summary(terminalreporter):
+    from raykit._runner import _share
+
+    if _pool is not None and _pool.seconds:
+        terminalreporter.write_sep("=", "lesson runs (seconds, with their exercises' variants)")
+        terminalreporter.write_line(f"{'lesson':<28} {'status':<6} {'seconds':>7}  ray start")
+        for name, seconds in sorted(_pool.seconds.items()):
+            status = "passed" if _pool.done[name].passed else "FAILED"
+            starts = _pool.ray_start.get(name, 0.0)
+            terminalreporter.write_line(
+                f"{name:<28} {status:<6} {seconds:7.1f}  {starts:6.1f} s {_share(starts, seconds)}"
+            )
+        total = sum(_pool.seconds.values())
+        starts = sum(_pool.ray_start.values())
+        terminalreporter.write_line(
+            f"{len(_pool.seconds)} lessons, {total:.1f} s of runs, "
+            f"{starts:.1f} s of it starting Ray {_share(starts, total)}"
+        )
+        terminalreporter.write_line(f"executed notebooks and logs in {_pool.out_dir}")
+
+
+@pytest.fixture(scope="session", name="lesson_runs")
+def lesson_runs_fixture():
+    """The pool: ``lesson_runs.get(path)`` waits for that lesson's run (a ``LessonRun``)."""
+    return lesson_pool()
+
+
+class _ExecutedNotebooks:
+    """``executed(name)``: the lesson's run from the pool, as a NotebookResult."""
 
     def __call__(self, name: str):
-        from raykit._runner import run_notebooks
+        from raykit._runner import NotebookResult
 
-        if name not in self.results:
-            report = run_notebooks([NOTEBOOKS / name], smoke=True, output_dir=self.out_dir)
-            self.results[name] = report.results[0]
-        return self.results[name]
+        run = lesson_pool().get(NOTEBOOKS / name)
+        result = NotebookResult(name, str(run.path), "passed", run.summary.get("seconds") or 0.0)
+        if not run.passed:
+            where, ename, evalue = run.summary["failed"]
+            result.status, result.error = "failed", f"{ename}: {evalue}"
+            result.cell_index = where if isinstance(where, int) else None
+        return result
 
     def text(self, name: str) -> str:
-        """Run ``name`` (once), fail if a cell failed, and return what its cells printed."""
+        """The lesson's run; fail if a cell failed, and return what its cells printed."""
         result = self(name)
         assert result.passed, f"{name} failed in cell {result.cell_index}: {result.error}"
         return outputs_text(result.output)
 
 
 @pytest.fixture(scope="session")
-def executed(tmp_path_factory):
-    """``executed("00_welcome.ipynb")`` runs the lesson once and returns its NotebookResult;
-    ``executed.text(name)`` also checks that it passed and returns its printed text."""
-    return _ExecutedNotebooks(tmp_path_factory.mktemp("executed"))
+def executed():
+    """``executed("00_welcome.ipynb")`` waits for the lesson's run and returns its
+    NotebookResult; ``executed.text(name)`` also checks that it passed and returns its text."""
+    return _ExecutedNotebooks()
 
 
 def outputs_text(notebook_path: str | Path) -> str:
@@ -150,6 +289,7 @@ NAP_S = 0.3
 
 
 @pytest.fixture(scope="module")
+@starts_ray
 def cluster():
     """A two-CPU local cluster whose two worker processes are already running."""
     import raykit

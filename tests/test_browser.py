@@ -25,6 +25,8 @@ from conftest import NOTEBOOKS, ROOT
 from raykit._host import HostFacts
 from raykit._ports import free_port
 
+pytestmark = pytest.mark.browser
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 CHROMIUM_ARGS = [

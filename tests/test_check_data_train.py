@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from _tiers import starts_ray
 
 from raykit import check
 from raykit.check import CheckFailed
@@ -89,6 +90,7 @@ def test_scaling_config_fails_something_else_and_a_blank_answer():
 
 
 @pytest.fixture(scope="module")
+@starts_ray
 def data_cluster():
     """A small local cluster for Ray Data (no dashboard: these checks use no State API)."""
     import raykit

@@ -4,8 +4,9 @@ wrong answer in tests/exercise_wrong_answers.py (fails with a hint, not a traceb
 
 Exercises are discovered from the notebooks: a cell tagged ``exercise``, the hidden ``solution``
 cell opening with ``%%solution <id>``, and the ``self-check`` cell's ``raykit.exercise(<id>, ...)``.
-Each lesson runs once, in small mode, in one kernel: its cells in order, and at each exercise
-every variant (the exercise's names deleted in between), then on to the end, cleanup included.
+Each lesson runs once per session, in small mode, in one kernel (tests/_lessons.py): its cells in
+order, and at each exercise every variant (the exercise's names deleted in between), then on to
+the end, cleanup included. The lesson tests read the same run.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import re
 
 import nbformat
 import pytest
-from _kernel import CellRun, Kernel
+from _kernel import CellRun
 from conftest import NOTEBOOKS
 from exercise_wrong_answers import WRONG_ANSWERS
 
@@ -26,7 +27,6 @@ LESSONS = discover_notebooks(NOTEBOOKS)
 FOUND = [(path, ex) for path in LESSONS for ex in find_exercises(path)]
 GOOD = [(path, ex) for path, ex in FOUND if not ex.problems and ex.check_index is not None]
 KIT_SAID = "passed with the kit's solution, not your code"
-CELL_TIMEOUT_S = 900
 
 
 def _ids(pairs):
@@ -82,76 +82,12 @@ def test_the_test_data_names_only_existing_exercises():
 # --- three ways, in the lesson's kernel --------------------------------------------------------
 
 
-class _LessonRuns:
-    """Runs each lesson once (all of its exercises' variants) and keeps what each printed."""
-
-    def __init__(self, home):
-        self.home = home
-        self.results: dict[str, dict] = {}
-
-    def __call__(self, path) -> dict:
-        if path.name not in self.results:
-            self.results[path.name] = _run_lesson(path, self.home)
-        return self.results[path.name]
-
-
-def _run_lesson(path, home) -> dict:
-    nb = nbformat.read(path, as_version=4)
-    exercises = {ex.check_index: ex for p, ex in GOOD if p == path}
-    variant_cells = {i for ex in exercises.values() for i in (ex.exercise_index, ex.solution_index)}
-    code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
-    results: dict = {"_cells": []}
-    env = {"RAYKIT_SMOKE": "1", "RAYKIT_HOME": home}
-    with Kernel(path.parent, env=env, timeout=CELL_TIMEOUT_S) as kernel:
-        for index in code:
-            if index in variant_cells:
-                continue
-            if index in exercises:
-                results[exercises[index].id] = _variants(kernel, nb, exercises[index])
-                continue
-            run = kernel.run(nb.cells[index].source)
-            results["_cells"].append((index, run))
-            if not run.ok:
-                results["_failed"] = (index, run.error["ename"], run.error["evalue"])
-                kernel.run(nb.cells[code[-1]].source)  # the cleanup cell: stop what it started
-                break
-    return results
-
-
-def _variants(kernel: Kernel, nb, ex: ExerciseCells) -> dict[str, tuple[CellRun, CellRun]]:
-    solution_cell = nb.cells[ex.solution_index].source
-    check_cell = nb.cells[ex.check_index].source
-
-    def attempt(learner_source: str, solutions: str) -> tuple[CellRun, CellRun]:
-        # A fresh start for this exercise's names, so one variant's answer cannot pass another.
-        kernel.run(
-            f"for _name in {json.dumps(ex.names)}:\n    globals().pop(_name, None)\n"
-            f"__import__('os').environ['RAYKIT_SOLUTIONS'] = {solutions!r}"
-        )
-        learner = kernel.run(learner_source)
-        kernel.run(solution_cell)
-        return learner, kernel.run(check_cell)
-
-    found = {}
-    for n, wrong in enumerate(WRONG_ANSWERS.get(ex.id, [])):
-        found[f"wrong-{n}"] = attempt(wrong, "off")
-    found["blank"] = attempt(nb.cells[ex.exercise_index].source, "on")
-    # Last, so the lesson goes on with the learner's (right) answer in place.
-    found["typed"] = attempt(ex.solution_code, "off")
-    kernel.run("__import__('os').environ['RAYKIT_SOLUTIONS'] = 'on'")
-    return found
-
-
-@pytest.fixture(scope="session")
-def lesson_runs(tmp_path_factory):
-    return _LessonRuns(str(tmp_path_factory.mktemp("raykit_home")))
-
-
 def _outcome(lesson_runs, path, ex, variant) -> tuple[CellRun, CellRun]:
-    results = lesson_runs(path)
-    if ex.id not in results:
-        pytest.fail(f"{path.name} stopped before {ex.id}: cell {results.get('_failed')}")
-    return results[ex.id][variant]
+    run = lesson_runs.get(path)
+    if ex.id not in run.variants or variant not in run.variants[ex.id]:
+        pytest.fail(f"{path.name} stopped before {ex.id} ({variant}): {run.summary['failed']}")
+    roles = run.variants[ex.id][variant]
+    return roles["learner"], roles["check"]
 
 
 def _show(run: CellRun) -> str:
@@ -202,8 +138,8 @@ def test_a_wrong_answer_fails_with_a_hint_not_a_traceback(lesson_runs, path, ex,
 @pytest.mark.timeout(3600)
 @pytest.mark.parametrize("path", sorted({p for p, _ in GOOD}), ids=lambda p: p.stem)
 def test_the_lesson_runs_to_its_end_around_the_variants(lesson_runs, path):
-    results = lesson_runs(path)
-    assert "_failed" not in results, results.get("_failed")
+    run = lesson_runs.get(path)
+    assert run.passed, run.summary["failed"]
     cells = nbformat.read(path, as_version=4).cells
     last = max(i for i, c in enumerate(cells) if c.cell_type == "code")
-    assert results["_cells"][-1][0] == last, "the cleanup cell ran"
+    assert run.summary["last_cell"] == last, "the cleanup cell ran"

@@ -89,9 +89,7 @@ def test_memory_in_use_by_others_decides_when_little_is_available():
 
 
 def test_other_ray_clusters_stores_are_subtracted_from_what_is_available():
-    host = _shared(
-        available_bytes=40 * GiB, other_clusters_store_bytes=30 * GiB, other_clusters=2
-    )
+    host = _shared(available_bytes=40 * GiB, other_clusters_store_bytes=30 * GiB, other_clusters=2)
     share, why = host.memory_share()
     assert share == 10 * GiB
     assert "less 30 GiB reserved by 2 other Ray cluster(s)" in why

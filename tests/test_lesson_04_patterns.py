@@ -14,6 +14,7 @@ import time
 import nbformat
 import pytest
 import ray
+from _tiers import starts_ray
 
 import raykit
 from raykit import check
@@ -84,6 +85,7 @@ def test_04_patterns_prints_its_measurements_and_verdicts(executed):
 
 
 @pytest.fixture(scope="module")
+@starts_ray
 def gpu_cluster():
     session = raykit.init(num_cpus=2, num_gpus=2)
     yield session

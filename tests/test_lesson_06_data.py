@@ -71,6 +71,7 @@ def test_data_lesson_streams_more_than_the_store_holds_and_materializing_spills(
     assert streamed_spill < materialized_spill, "streaming spills less than materializing"
 
 
+@pytest.mark.ray_cluster
 def test_read_dataset_works_on_a_worker_node_that_lacks_the_files(tmp_path, monkeypatch):
     """A worker node whose working directory has no datasets/ folder: raykit.read_dataset (read
     on the driver) works there; a task that opens the driver's relative path does not."""

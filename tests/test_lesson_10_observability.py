@@ -15,6 +15,7 @@ import sys
 import nbformat
 import pandas as pd
 import pytest
+from _tiers import starts_ray
 
 import raykit
 from raykit._observe import evaluate_on_scrape
@@ -221,6 +222,7 @@ def test_the_checks_reject_answers_of_the_wrong_kind_with_a_hint():
 
 
 @pytest.fixture(scope="module")
+@starts_ray
 def metrics_cluster():
     """A local cluster whose processes report metrics every second, as the lesson's does."""
     saved = os.environ.get("RAY_metrics_report_interval_ms")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from _tiers import starts_ray
 
 import raykit
 from raykit import ConfigError, MiniCluster
@@ -39,6 +40,7 @@ def _mentioning(text: str) -> list[int]:
 
 
 @pytest.fixture(scope="module")
+@starts_ray
 def cluster():
     """Head (labelled) and one worker with a custom resource and a label; a driver connected."""
     mc = MiniCluster(labels={"market": "on-demand"})
@@ -308,6 +310,7 @@ def test_close_kills_every_process_it_started(cluster):
 
 
 @pytest.mark.skipif(not __import__("shutil").which("redis-server"), reason="needs redis-server")
+@pytest.mark.ray_cluster
 def test_exception_inside_with_still_cleans_up_redis_and_gcs_restarts():
     recorded: dict = {}
     with pytest.raises(RuntimeError, match="boom"):

@@ -8,6 +8,7 @@ import time
 import psutil
 import pytest
 from _kuberay_crds import crds_or_skip
+from _tiers import starts_ray
 
 import raykit
 from raykit import check
@@ -104,6 +105,7 @@ def test_api_answers_become_dataframes():
 
 
 @pytest.fixture(scope="module")
+@starts_ray
 def scraped_cluster():
     """A local Ray cluster whose dashboard knows the Prometheus, and the Prometheus itself."""
     _require_prometheus()

@@ -49,15 +49,11 @@ def test_parameters_and_small_mode_reach_the_kernel(tmp_path):
 def test_small_mode_passes_smoke_as_a_papermill_parameter_unless_given(tmp_path, parameters, seen):
     """``raykit run --smoke`` sets SMOKE the way ``papermill -p SMOKE True`` does, and keeps
     RAYKIT_SMOKE=1 for notebooks that follow the environment; a caller's own SMOKE wins."""
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "P"}
-    nb.cells = [
-        nbformat.v4.new_code_cell("SMOKE = None", metadata={"tags": ["parameters"]}),
-        nbformat.v4.new_code_cell(
-            "import os\nprint(f\"SMOKE={SMOKE!r} ENV={os.environ.get('RAYKIT_SMOKE')!r}\")"
-        ),
-    ]
-    nbformat.write(nb, tmp_path / "smoke.ipynb")
+    _write_notebook(
+        tmp_path / "smoke.ipynb",
+        "SMOKE = None",
+        "import os\nprint(f\"SMOKE={SMOKE!r} ENV={os.environ.get('RAYKIT_SMOKE')!r}\")",
+    )
     report = run_notebooks(
         [tmp_path / "smoke.ipynb"],
         parameters=parameters,
@@ -133,6 +129,17 @@ def test_discovery_lists_the_lessons_in_order():
     assert names == sorted(names) and names[0] == "00_welcome.ipynb"
 
 
+def _write_notebook(path: Path, parameters: str, code: str) -> None:
+    """A two-cell notebook: a parameters cell, then ``code``."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "P"}
+    nb.cells = [
+        nbformat.v4.new_code_cell(parameters, metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(code),
+    ]
+    nbformat.write(nb, path)
+
+
 def _literal_assignments(source: str) -> dict[str, object]:
     """``{name: value}`` of a parameters cell that holds plain values only, which papermill's
     ``-p NAME VALUE`` can override; fails on any other statement (an import, a computed size)."""
@@ -204,3 +211,42 @@ def test_kernels_find_the_ray_command_of_the_kits_python(monkeypatch):
     path = _kernel_environment(smoke=False)["PATH"].split(os.pathsep)
     assert path == [str(Path(sys.executable).parent), "/usr/bin", "/bin"]
     assert (Path(path[0]) / "ray").exists()
+
+
+# --- where a notebook's time goes: Ray's start-ups ---------------------------------------------
+
+
+def test_the_kit_records_ray_start_ups_for_its_runner_and_only_then(tmp_path, monkeypatch):
+    from raykit import _timing
+
+    monkeypatch.delenv(_timing.STARTUP_LOG_ENV, raising=False)
+    with _timing.ray_start("nothing asked"):
+        pass
+    log = tmp_path / "starts.jsonl"
+    monkeypatch.setenv(_timing.STARTUP_LOG_ENV, str(log))
+    for what in ("a", "b"):
+        with _timing.ray_start(what):
+            pass
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [line["what"] for line in lines] == ["a", "b"]
+    assert _timing.startup_seconds(log) == round(sum(line["seconds"] for line in lines), 2)
+    assert _timing.startup_seconds(tmp_path / "none.jsonl") == 0.0
+
+
+@pytest.mark.ray_cluster
+def test_the_runner_reports_the_seconds_spent_starting_ray(tmp_path):
+    """The runner's figure is raykit.init's own start-up: inside what the cell itself timed."""
+    _write_notebook(
+        tmp_path / "starts.ipynb",
+        "N = 1",
+        "import time, raykit\nbegan = time.perf_counter()\nraykit.init(num_cpus=1)\n"
+        "print(f'CELL {time.perf_counter() - began:.3f}')\nraykit.shutdown()",
+    )
+    report = run_notebooks([tmp_path / "starts.ipynb"], output_dir=tmp_path / "out", echo=False)
+    result = report.results[0]
+    assert result.passed, result.error
+    timed_by_cell = float(outputs_text(result.output).split("CELL ")[1].split()[0])
+    assert 0 < result.ray_start_seconds <= timed_by_cell + 0.01
+    assert result.ray_start_seconds <= result.seconds
+    table = report.table()
+    assert f"{result.ray_start_seconds:6.1f} s" in table and "of it starting Ray" in table

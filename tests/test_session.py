@@ -9,6 +9,7 @@ import time
 
 import pytest
 import ray
+from _tiers import starts_ray
 
 import raykit
 from raykit import ClusterUnreachable, ConfigError
@@ -57,6 +58,7 @@ def test_http_address_gets_a_hint():
 
 
 @pytest.fixture(scope="module")
+@starts_ray
 def session():
     """One real local cluster for the tests below (Ray start-up costs about 10 s)."""
     os.environ.pop("RAY_ADDRESS", None)

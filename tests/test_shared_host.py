@@ -176,7 +176,7 @@ def test_a_job_submitted_to_this_cluster_runs_on_it_while_another_cluster_runs(t
         temp_dir = ray.get_runtime_context().get_temp_dir()
         client = JobSubmissionClient(f"http://{session.dashboard_url}")
         job = client.submit_job(
-            entrypoint=f"{sys.executable} -c \"import ray; ray.init(); "
+            entrypoint=f'{sys.executable} -c "import ray; ray.init(); '
             "print('GCS', ray.get_runtime_context().gcs_address)\""
         )
         raykit.wait_until(

@@ -3,6 +3,7 @@ that keep one object alive, spill files, lost objects; and lesson 03's checks ju
 
 import numpy as np
 import pytest
+from _tiers import starts_ray
 
 import raykit
 from raykit import _store, check
@@ -109,6 +110,7 @@ def test_ipython_references_lists_the_output_cache_entries_that_hold_a_ref(monke
 
 
 @pytest.fixture(scope="module")
+@starts_ray
 def small_store():
     """A two-CPU cluster with a 100 MB object store (small enough to overfill in a test) and
     the dashboard, which the State API needs."""

@@ -190,6 +190,7 @@ def _read_ready_line(proc: subprocess.Popen, timeout: float) -> dict:
 
 
 @pytest.mark.skipif(not shutil.which("redis-server"), reason="needs redis-server")
+@pytest.mark.ray_cluster
 def test_sigkill_of_the_owner_leaves_no_node_redis_or_prometheus_behind(tmp_path):
     from raykit._minicluster import CLUSTER_MARKER
 

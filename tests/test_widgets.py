@@ -6,6 +6,7 @@ import time
 
 import pytest
 import ray
+from _tiers import starts_ray
 from conftest import well_formed_text
 
 import raykit
@@ -23,6 +24,7 @@ def wait_until(predicate, timeout=30.0, step=0.2):
 
 
 @pytest.fixture(scope="module")
+@starts_ray
 def cluster():
     raykit.init(num_cpus=2, object_store_memory="200MB")
     yield

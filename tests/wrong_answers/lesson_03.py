@@ -37,16 +37,13 @@ WRONG_ANSWERS: dict[str, list[str]] = {
         "big_ref = ray.put(ray.get(make_array.remote(ARRAY_MB * MB // 8)))\n"
         "total = ray.get(checksum.remote(big_ref))\n",
         # Kept the checksum's future, not its value.
-        "big_ref = make_array.remote(ARRAY_MB * MB // 8)\n"
-        "total = checksum.remote(big_ref)\n",
+        "big_ref = make_array.remote(ARRAY_MB * MB // 8)\ntotal = checksum.remote(big_ref)\n",
     ],
     "03.nested": [
         # Stopped after the first ray.get: the list holds refs, not pieces.
-        "part_refs = ray.get(split.remote(data_ref, N_PARTS))\n"
-        "parts = part_refs\n",
+        "part_refs = ray.get(split.remote(data_ref, N_PARTS))\nparts = part_refs\n",
         # Kept the outer ref, whose ray.get is the list of refs.
-        "part_refs = split.remote(data_ref, N_PARTS)\n"
-        "parts = ray.get(part_refs)\n",
+        "part_refs = split.remote(data_ref, N_PARTS)\nparts = ray.get(part_refs)\n",
         # Cut and put the pieces in the notebook instead of using split's refs.
         "part_refs = [ray.put(p) for p in np.array_split(data, N_PARTS)]\n"
         "parts = ray.get(part_refs)\n",

@@ -3,9 +3,9 @@
 WRONG_ANSWERS: dict[str, list[str]] = {
     "06.ink-batches": [
         # Right values, but still one Python call per row.
-        'with_ink = ray.data.read_parquet(DIGITS).map(\n'
+        "with_ink = ray.data.read_parquet(DIGITS).map(\n"
         '    lambda row: {**row, "ink": int(row["pixels"].sum())}\n'
-        ')\n',
+        ")\n",
         # A batch function, but the wrong reduction.
         "def ink_per_batch(batch):\n"
         '    batch["ink"] = np.stack(batch["pixels"]).mean(axis=1)\n'
@@ -61,7 +61,6 @@ WRONG_ANSWERS: dict[str, list[str]] = {
         "STRONG_DIR.mkdir(parents=True, exist_ok=True)\n"
         'strong_wines.to_pandas().to_parquet(STRONG_DIR / "strong.parquet")\n',
         # Every wine written, not only the strong ones (and added to what is there).
-        "strong_wines = ray.data.read_csv(WINE)\n"
-        "strong_wines.write_parquet(str(STRONG_DIR))\n",
+        "strong_wines = ray.data.read_csv(WINE)\nstrong_wines.write_parquet(str(STRONG_DIR))\n",
     ],
 }

@@ -1,0 +1,330 @@
+"""Each lesson run once per test session, with every exercise's variants, lessons in parallel.
+
+One run serves two kinds of tests. The lesson's cells run in order in one kernel (nbclient, the
+engine papermill drives), and at each exercise every variant runs in turn: each wrong answer of
+tests/exercise_wrong_answers.py (solutions off), the blank cell (solutions on), then the
+solution's code typed in, so that the lesson goes on with a right answer of the learner's. The
+run leaves two notebooks: ``<out>/<lesson>``, the lesson with its outputs (the blank variant's in
+the exercise cells, as a plain papermill run shows them), which the lesson tests read; and
+``<out>/variants/<lesson>``, every cell that ran, each variant's cells marked in their metadata.
+
+Before, the suite ran every lesson twice (papermill, then the variants): half of its time.
+``LessonPool`` runs lessons in subprocesses, ``jobs`` at a time, each on a cluster of its own
+(raykit's port isolation makes that safe), the longest first; lesson 09 waits for 08, whose model
+it serves. Run one by hand: ``python tests/_lessons.py notebooks/01_tasks.ipynb OUT_DIR``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from _kernel import CellRun
+
+from raykit import _timing
+
+TESTS = Path(__file__).resolve().parent
+CELL_TIMEOUT_S = 900
+LESSON_TIMEOUT_S = 3600
+# A lesson that reads what an earlier one leaves in RAYKIT_RESULTS starts after it.
+NEEDS = {"09_serve.ipynb": ["08_tune.ipynb"]}
+VARIANT_KEY = "raykit_variant"  # cell metadata: {"id", "variant", "role"}
+LESSON_INDEX_KEY = "raykit_lesson_index"  # cell metadata: the cell's index in the lesson
+
+
+# --- one lesson (runs in a subprocess of the pool) --------------------------------------------
+
+
+def variant_notebook(path: Path):
+    """The lesson's cells, with each exercise's three cells replaced by one group of cells per
+    variant: reset the exercise's names and switch solutions on or off, the learner's cell, the
+    solution cell, the check."""
+    from exercise_wrong_answers import WRONG_ANSWERS
+
+    from raykit._exercise import find_exercises
+
+    nb = nbformat.read(path, as_version=4)
+    exercises = {
+        ex.check_index: ex for ex in find_exercises(nb) if not ex.problems and ex.check_index
+    }
+    replaced = {i for ex in exercises.values() for i in (ex.exercise_index, ex.solution_index)}
+    cells = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or index in replaced:
+            continue
+        ex = exercises.get(index)
+        if ex is None:
+            cells.append(_cell(cell.source, **{LESSON_INDEX_KEY: index}))
+            continue
+        variants = [(f"wrong-{n}", wrong, "off") for n, wrong in enumerate(WRONG_ANSWERS[ex.id])]
+        variants.append(("blank", nb.cells[ex.exercise_index].source, "on"))
+        variants.append(("typed", ex.solution_code, "off"))  # last: the lesson goes on with it
+        for variant, learner_source, solutions in variants:
+            # A fresh start for this exercise's names, so one variant's answer cannot pass another.
+            cells.append(
+                _cell(
+                    f"for _name in {json.dumps(ex.names)}:\n    globals().pop(_name, None)\n"
+                    f"__import__('os').environ['RAYKIT_SOLUTIONS'] = {solutions!r}"
+                )
+            )
+            for role, source in (
+                ("learner", learner_source),
+                ("solution", nb.cells[ex.solution_index].source),
+                ("check", cell.source),
+            ):
+                mark = {"id": ex.id, "variant": variant, "role": role}
+                cells.append(_cell(source, allow_error=True, **{VARIANT_KEY: mark}))
+        cells.append(_cell("__import__('os').environ['RAYKIT_SOLUTIONS'] = 'on'"))
+    derived = nbformat.v4.new_notebook(cells=cells, metadata=nb.metadata)
+    return nb, derived
+
+
+def _cell(source: str, allow_error: bool = False, **metadata):
+    cell = nbformat.v4.new_code_cell(source)
+    cell.metadata.update(metadata)
+    if allow_error:  # nbclient runs on after an error in such a cell (a wrong answer's check)
+        cell.metadata["tags"] = ["raises-exception"]
+    return cell
+
+
+def run_lesson(path: Path, out_dir: Path) -> dict:
+    """Run ``path`` with its variants; write both notebooks and ``<lesson>.json`` (the summary)."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    from raykit._runner import _environment, _kernel_environment
+
+    lesson, derived = variant_notebook(path)
+    summary = {"lesson": path.name, "failed": None, "last_cell": None, "seconds": None}
+    client = NotebookClient(
+        derived,
+        timeout=CELL_TIMEOUT_S,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    start = time.perf_counter()
+    with _environment({**_kernel_environment(smoke=True), "RAYKIT_SOLUTIONS": "on"}):
+        with client.setup_kernel():
+            for index, cell in enumerate(derived.cells):
+                try:
+                    client.execute_cell(cell, index)
+                except (CellExecutionError, CellTimeoutError, DeadKernelError) as exc:
+                    where = cell.metadata.get(LESSON_INDEX_KEY, cell.metadata.get(VARIANT_KEY))
+                    summary["failed"] = [where, type(exc).__name__, str(exc)[-2000:]]
+                    _clean_up(client, derived)
+                    break
+                if LESSON_INDEX_KEY in cell.metadata:
+                    summary["last_cell"] = cell.metadata[LESSON_INDEX_KEY]
+            client.set_widgets_metadata()
+    summary["seconds"] = round(time.perf_counter() - start, 1)
+    _fill_outputs(lesson, derived)
+    (out_dir / "variants").mkdir(parents=True, exist_ok=True)
+    nbformat.write(derived, out_dir / "variants" / path.name)
+    nbformat.write(lesson, out_dir / path.name)
+    (out_dir / f"{path.stem}.json").write_text(json.dumps(summary, indent=1) + "\n")
+    return summary
+
+
+def _clean_up(client, derived) -> None:
+    """After a failed cell, the lesson's last cell (its clean-up) still runs: no Ray left."""
+    last = nbformat.v4.new_code_cell(derived.cells[-1].source)
+    for cell in reversed(derived.cells):
+        if LESSON_INDEX_KEY in cell.metadata:
+            last = nbformat.v4.new_code_cell(cell.source)
+            break
+    try:
+        client.execute_cell(last, len(derived.cells))
+    except Exception:  # noqa: BLE001 - a kernel that died has nothing left to stop
+        pass
+
+
+def _fill_outputs(lesson, derived) -> None:
+    """Copy outputs into the lesson's own cells; into the exercise cells, the blank variant's:
+    what a plain papermill run shows, the kit's solution filling in."""
+    from raykit._exercise import find_exercises
+
+    by_index = {
+        c.metadata[LESSON_INDEX_KEY]: c for c in derived.cells if LESSON_INDEX_KEY in c.metadata
+    }
+    blank = {
+        (c.metadata[VARIANT_KEY]["id"], c.metadata[VARIANT_KEY]["role"]): c
+        for c in derived.cells
+        if c.metadata.get(VARIANT_KEY, {}).get("variant") == "blank"
+    }
+    for ex in find_exercises(lesson):
+        for role, index in (
+            ("learner", ex.exercise_index),
+            ("solution", ex.solution_index),
+            ("check", ex.check_index),
+        ):
+            if (ex.id, role) in blank and index is not None:
+                by_index[index] = blank[ex.id, role]
+    for index, cell in enumerate(lesson.cells):
+        if cell.cell_type == "code" and index in by_index:
+            cell.outputs = by_index[index].get("outputs", [])
+            cell.execution_count = by_index[index].get("execution_count")
+    lesson.metadata = derived.metadata
+
+
+# --- what the tests read ------------------------------------------------------------------------
+
+
+@dataclass
+class LessonRun:
+    """One lesson's run: the summary, the executed lesson and the variants' cells."""
+
+    path: Path  # the executed lesson
+    summary: dict
+    variants: dict = field(default_factory=dict)  # {exercise id: {variant: {role: CellRun}}}
+
+    @property
+    def passed(self) -> bool:
+        return self.summary.get("failed") is None
+
+    @classmethod
+    def load(cls, out_dir: Path, name: str) -> LessonRun:
+        summary_file = out_dir / f"{Path(name).stem}.json"
+        if not summary_file.is_file():
+            return cls(out_dir / name, {"failed": [None, "NoRun", "the lesson run wrote nothing"]})
+        run = cls(out_dir / name, json.loads(summary_file.read_text()))
+        variants_file = out_dir / "variants" / name
+        if variants_file.is_file():
+            for cell in nbformat.read(variants_file, as_version=4).cells:
+                mark = cell.metadata.get(VARIANT_KEY)
+                if mark:
+                    by_variant = run.variants.setdefault(mark["id"], {})
+                    by_variant.setdefault(mark["variant"], {})[mark["role"]] = CellRun.of(cell)
+        return run
+
+
+class LessonPool:
+    """Runs lessons in subprocesses, ``jobs`` at a time, and hands each test its lesson's run.
+
+    ``prefetch`` queues lessons (the longest first); ``get`` queues one if it is not yet and
+    waits for it. Each lesson gets its own Ray temp dir under ``ray_tmp``, so its clusters are
+    told apart from the suite's, and the progress file and results folder the suite chose.
+    """
+
+    def __init__(self, out_dir: Path, ray_tmp: str, jobs: int = 2):
+        self.out_dir = out_dir
+        self.ray_tmp = ray_tmp
+        self.jobs = max(1, jobs)
+        self.queued: list[Path] = []
+        self.running: dict[str, subprocess.Popen] = {}
+        self.done: dict[str, LessonRun] = {}
+        self.seconds: dict[str, float] = {}
+        self.ray_start: dict[str, float] = {}  # of those seconds, the kit's Ray start-ups
+        self.lock = threading.Condition()
+        self.thread: threading.Thread | None = None
+
+    def prefetch(self, paths) -> None:
+        with self.lock:
+            known = {p.name for p in self.queued} | set(self.running) | set(self.done)
+            for path in paths:
+                for need in NEEDS.get(path.name, []):
+                    if need not in known:
+                        self.queued.append(path.parent / need)
+                        known.add(need)
+                if path.name not in known:
+                    self.queued.append(path)
+                    known.add(path.name)
+            self.queued.sort(key=_expected_seconds, reverse=True)
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._schedule, daemon=True)
+                self.thread.start()
+            self.lock.notify_all()
+
+    def get(self, path: Path) -> LessonRun:
+        self.prefetch([path])
+        with self.lock:
+            while path.name not in self.done:
+                self.lock.wait(timeout=5)
+            return self.done[path.name]
+
+    def _ready(self, path: Path) -> bool:
+        return all(need in self.done for need in NEEDS.get(path.name, []))
+
+    def _schedule(self) -> None:
+        started: dict[str, float] = {}
+        while True:
+            with self.lock:
+                for name, proc in list(self.running.items()):
+                    if proc.poll() is not None:
+                        del self.running[name]
+                        self.seconds[name] = round(time.perf_counter() - started[name], 1)
+                        self.ray_start[name] = _timing.startup_seconds(
+                            self.out_dir / f"{Path(name).stem}.ray-start.jsonl"
+                        )
+                        self.done[name] = LessonRun.load(self.out_dir, name)
+                        self.lock.notify_all()
+                while len(self.running) < self.jobs:
+                    ready = [p for p in self.queued if self._ready(p)]
+                    if not ready:
+                        break
+                    path = ready[0]
+                    self.queued.remove(path)
+                    started[path.name] = time.perf_counter()
+                    self.running[path.name] = self._start(path)
+            time.sleep(1)
+
+    def _start(self, path: Path) -> subprocess.Popen:
+        ray_tmp = os.path.join(self.ray_tmp, path.name[:2])  # short: socket paths <= 107 chars
+        os.makedirs(ray_tmp, exist_ok=True)
+        log = open(self.out_dir / f"{path.stem}.log", "w")  # noqa: SIM115 - the child writes it
+        starts = self.out_dir / f"{path.stem}.ray-start.jsonl"
+        starts.unlink(missing_ok=True)
+        return subprocess.Popen(
+            [sys.executable, str(Path(__file__)), str(path), str(self.out_dir)],
+            env={**os.environ, "RAY_TMPDIR": ray_tmp, _timing.STARTUP_LOG_ENV: str(starts)},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def stop(self) -> None:
+        """End runs still going (a test session cut short). SIGINT first: the run then shuts
+        its kernel down, whose exit stops the lesson's cluster."""
+        with self.lock:
+            self.queued.clear()
+            for proc in self.running.values():
+                proc.send_signal(signal.SIGINT)
+            for proc in self.running.values():
+                try:
+                    proc.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+            self.running.clear()
+
+
+def _expected_seconds(path: Path) -> float:
+    """How long the lesson took when its time was last measured (recorded in its metadata);
+    the chain a lesson heads (08 before 09) counts whole."""
+    seconds = _recorded_seconds(path)
+    for name, needs in NEEDS.items():
+        if path.name in needs:
+            seconds += _recorded_seconds(path.parent / name)
+    return seconds
+
+
+def _recorded_seconds(path: Path) -> float:
+    try:
+        meta = nbformat.read(path, as_version=4).metadata.get("raykit", {})
+    except OSError:
+        return 0.0
+    return float(meta.get("run_seconds", 0.0))
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(TESTS))
+    # A SIGTERM (a CI job cancelled) also shuts the kernel down on the way out.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    notebook, out = Path(sys.argv[1]), Path(sys.argv[2])
+    out.mkdir(parents=True, exist_ok=True)
+    print(json.dumps(run_lesson(notebook, out)), flush=True)
