@@ -44,7 +44,16 @@ _RAY_HIDDEN_KWARGS = {
     "_skip_env_hook",
 }
 # Only meaningful when raykit starts the cluster; Ray rejects them when connecting.
-_LOCAL_ONLY = ("num_cpus", "num_gpus", "resources", "object_store_memory", "labels")
+_LOCAL_ONLY = (
+    "num_cpus",
+    "num_gpus",
+    "resources",
+    "object_store_memory",
+    "labels",
+    "_system_config",
+    "_enable_object_reconstruction",
+    "_node_name",
+)
 
 _session: Session | None = None
 
@@ -132,7 +141,13 @@ class Session:
         return "\n".join(lines)
 
 
-def init(*, token_auth: bool | None = None, expose: bool = False, **overrides) -> Session:
+def init(
+    *,
+    token_auth: bool | None = None,
+    expose: bool = False,
+    own_cluster: bool = False,
+    **overrides,
+) -> Session:
     """Start a local Ray cluster sized for this host, or connect to ``RAY_ADDRESS``.
 
     A local cluster listens on 127.0.0.1 only, with ports of its own, so that on a shared host
@@ -148,6 +163,12 @@ def init(*, token_auth: bool | None = None, expose: bool = False, **overrides) -
         ``True`` lets the local cluster listen on the host's network address, for other machines
         to join it (``ray start --address``) or connect to it. Token authentication must then
         stay on.
+    own_cluster
+        ``True`` for work that needs a cluster of its own shape (a small object store to show
+        spilling, logical GPUs, its own metrics settings): a local cluster starts even where
+        ``RAY_ADDRESS`` names another one, which is left untouched, and ``RAY_ADDRESS`` names
+        the new one (for ``ray`` commands and jobs) until :func:`shutdown`. Without it, sizes
+        given while ``RAY_ADDRESS`` is set are refused.
     **overrides
         Any keyword of ``ray.init``. ``num_cpus`` and ``object_store_memory`` (bytes, or a string
         such as ``"2GB"``) replace raykit's sizing; ``address`` wins over ``RAY_ADDRESS``.
@@ -162,8 +183,9 @@ def init(*, token_auth: bool | None = None, expose: bool = False, **overrides) -
     import ray
 
     overrides = _validate(overrides)
-    if not isinstance(expose, bool):
-        raise ConfigError(f"expose={expose!r} must be True or False.")
+    for name, flag in (("expose", expose), ("own_cluster", own_cluster)):
+        if not isinstance(flag, bool):
+            raise ConfigError(f"{name}={flag!r} must be True or False.")
     if expose and token_auth is False:
         raise ConfigError(
             "expose=True with token_auth=False would let anyone on the network run code on this "
@@ -179,9 +201,24 @@ def init(*, token_auth: bool | None = None, expose: bool = False, **overrides) -
         )
         return _session
 
+    if own_cluster and overrides.get("address") not in (None, "local"):
+        raise ConfigError(
+            f"own_cluster=True starts a local cluster, but address={overrides['address']!r} "
+            "names an existing one. Drop one of the two."
+        )
     source = "address" if overrides.get("address") else "RAY_ADDRESS"
     address = overrides.pop("address", None) or os.environ.get("RAY_ADDRESS") or None
-    if address and address != "local":
+    if own_cluster and address and address != "local":
+        # The new cluster's processes must not inherit the other cluster's address.
+        users = os.environ.pop("RAY_ADDRESS", None)
+        try:
+            _session = _start_local(overrides, token_auth, expose)
+        except BaseException:
+            if users is not None:
+                os.environ["RAY_ADDRESS"] = users
+            raise
+        _point_ray_address_at(_session, beside=address, users=users)
+    elif address and address != "local":
         if expose:
             raise ConfigError(
                 f"expose=True only applies to a cluster raykit starts, but {source}={address!r} "
@@ -275,6 +312,20 @@ def _start_local(overrides: dict, token_auth: bool | None, expose: bool) -> Sess
     return Session(context, started_local=True, reasons=reasons, restore_env=restore_env)
 
 
+def _point_ray_address_at(session: Session, beside: str, users: str | None) -> None:
+    """RAY_ADDRESS names the cluster just started, so that ``ray`` commands and jobs run from
+    here reach it; shutdown() puts the user's own value back."""
+    session.restore_env.setdefault("RAY_ADDRESS", users)
+    os.environ["RAY_ADDRESS"] = session.address
+    line = (
+        f"RAY_ADDRESS={beside} is set, but this work needs a cluster of its own shape "
+        f"(own_cluster=True): started a local one beside it, which is left untouched. "
+        f"RAY_ADDRESS names the new one ({session.address}) until raykit.shutdown()."
+    )
+    session.reasons.append(line)
+    _say(line)
+
+
 def _own_temp_dir() -> str:
     """A Ray temp dir of this cluster's own, under ``$RAY_TMPDIR`` (or the system's): Ray's
     shared ``/tmp/ray`` holds one ``ray_current_cluster`` for every cluster of the host, and
@@ -354,8 +405,9 @@ def _connect(address: str, source: str, overrides: dict) -> Session:
     if local_only:
         raise ConfigError(
             f"{', '.join(local_only)} only size a cluster that raykit starts, but {source}="
-            f"{address!r} names an existing one. Drop {', '.join(local_only)}, or unset "
-            "RAY_ADDRESS to start a local cluster."
+            f"{address!r} names an existing one. Drop {', '.join(local_only)}, pass "
+            "own_cluster=True to start a local cluster of this shape beside it, or unset "
+            "RAY_ADDRESS."
         )
     _check_reachable(address, source)
     restore_env = {}

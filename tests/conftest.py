@@ -163,7 +163,9 @@ def _lessons_of(item) -> list[Path]:
 def pytest_collection_modifyitems(session, config, items):
     """Tests that read a lesson run after all the others, which run while the lessons do."""
     needed = {id(item): bool(_lessons_of(item)) for item in items}
-    items.sort(key=lambda item: needed[id(item)])  # stable: the order within each group stays
+    last = {id(item): bool(item.get_closest_marker("after_lessons")) for item in items}
+    # stable: the order within each group stays
+    items.sort(key=lambda item: (last[id(item)], needed[id(item)]))
     for item in items:
         if needed[id(item)]:
             item.add_marker(pytest.mark.lesson)

@@ -48,8 +48,22 @@ def test_unreachable_ray_address_fails_fast_and_names_it(monkeypatch):
 
 def test_sizes_are_refused_when_connecting(monkeypatch):
     monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:6379")
-    with pytest.raises(ConfigError, match="num_cpus only size a cluster that raykit starts"):
+    with pytest.raises(ConfigError, match="num_cpus only size a cluster that raykit starts") as e:
         raykit.init(num_cpus=2)
+    assert "own_cluster=True" in str(e.value), "the message names the way to keep the sizes"
+
+
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"own_cluster": "yes"}, "own_cluster='yes' must be True or False"),
+        ({"own_cluster": True, "address": "10.0.0.1:6379"}, "own_cluster=True starts a local"),
+    ],
+)
+def test_own_cluster_bad_input_names_the_fix(kwargs, words):
+    with pytest.raises(ConfigError, match=words):
+        raykit.init(**kwargs)
+    assert not ray.is_initialized()
 
 
 def test_http_address_gets_a_hint():
@@ -114,6 +128,34 @@ def test_ray_address_connects_to_an_existing_cluster(session):
     assert "started_local False cpus 2.0" in proc.stdout, proc.stderr[-2000:]
     assert "disconnected from Ray" in proc.stdout
     assert ray.is_initialized(), "the second driver's shutdown must not stop our cluster"
+
+
+def test_own_cluster_starts_beside_ray_address_and_gives_it_back(session):
+    """A lesson that needs its own shape (a 100 MB store, one CPU) under RAY_ADDRESS: a local
+    cluster of that shape starts, RAY_ADDRESS names it (the `ray` CLI reaches it) until
+    shutdown, then the user's address is back, and the user's cluster never noticed."""
+    code = (
+        "import os, subprocess, raykit, ray\n"
+        "s = raykit.init(num_cpus=1, object_store_memory='100MB', own_cluster=True)\n"
+        "print('started_local', s.started_local, 'cpus', ray.cluster_resources()['CPU'])\n"
+        "print('store', ray.available_resources()['object_store_memory'] <= 100 * 2**20)\n"
+        "print('points at own', os.environ['RAY_ADDRESS'] == s.address)\n"
+        "status = subprocess.run(['ray', 'status'], capture_output=True, text=True).stdout\n"
+        "print('cli sees 1 CPU', '0.0/1.0 CPU' in status)\n"
+        "raykit.shutdown()\n"
+        "print('given back', os.environ.get('RAY_ADDRESS'))\n"
+    )
+    path = f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}"
+    env = {**os.environ, "RAY_ADDRESS": session.address, "PATH": path}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=180
+    )
+    out = proc.stdout
+    assert "started_local True cpus 1.0" in out, proc.stderr[-2000:]
+    assert f"RAY_ADDRESS={session.address} is set" in out and "beside it" in out
+    assert "store True" in out and "points at own True" in out and "cli sees 1 CPU" in out
+    assert f"given back {session.address}" in out
+    assert ray.cluster_resources()["CPU"] == 2, "the user's cluster is untouched"
 
 
 def test_shutdown_is_safe_twice(capsys):

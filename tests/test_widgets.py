@@ -133,6 +133,7 @@ def test_view_says_so_when_the_cluster_goes_away(cluster):
     view.stop()
 
 
+@pytest.mark.ray_cluster
 def test_view_says_so_when_the_dashboard_is_off():
     raykit.init(num_cpus=1, include_dashboard=False)
     try:
