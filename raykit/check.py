@@ -2925,6 +2925,31 @@ def serve_composed(
     )
 
 
+def _read_serve_config(answer: Any, hint: str | None) -> tuple[str, str, Any, Any]:
+    """The file at path ``answer``, read as YAML and as Serve's config schema: the answer's
+    label, the file's name, the YAML and the config; fail, naming what is wrong, where either
+    refuses it."""
+    from pathlib import Path
+
+    import yaml
+
+    from ._serve import first_line
+
+    label, value = resolve(answer)
+    _require_defined(label, value, hint)
+    if not isinstance(value, str | Path) or not Path(value).is_file():
+        fail(f"{label} is {value!r}, not the path of a file you wrote.", hint)
+    name = Path(value).name
+    try:
+        raw = yaml.safe_load(Path(value).read_text())
+    except yaml.YAMLError as exc:
+        fail(f"{name} is not YAML that Serve can read: {first_line(exc)}", hint)
+    config, rejected = _serve_config(raw)
+    if rejected:
+        fail(f"Serve does not accept {name} as a config: {rejected}.", hint)
+    return label, name, raw, config
+
+
 def _serve_config(config: Any) -> tuple[Any, str | None]:
     """Serve's own reading of a config (a dict from YAML): ``(schema, None)`` when Serve accepts
     it, else ``(None, "where: why")`` from the first error of Serve's schema."""
@@ -2950,24 +2975,7 @@ def serve_config(
     """Pass when the file at path ``answer`` is a Serve config (Serve's own schema accepts it)
     naming application ``app``, and Serve runs that application: RUNNING, with the RUNNING
     replicas per deployment given in ``replicas`` and, given ``url``, the expected answers."""
-    from pathlib import Path
-
-    import yaml
-
-    label, value = resolve(answer)
-    _require_defined(label, value, hint)
-    if not isinstance(value, str | Path) or not Path(value).is_file():
-        fail(f"{label} is {value!r}, not the path of a file you wrote.", hint)
-    from ._serve import first_line
-
-    name = Path(value).name
-    try:
-        raw = yaml.safe_load(Path(value).read_text())
-    except yaml.YAMLError as exc:
-        fail(f"{name} is not YAML that Serve can read: {first_line(exc)}", hint)
-    config, rejected = _serve_config(raw)
-    if rejected:
-        fail(f"Serve does not accept {name} as a config: {rejected}.", hint)
+    label, name, _, config = _read_serve_config(answer, hint)
     if app not in [a.name for a in config.applications]:
         fail(f"{name} names no application {app!r}.", hint)
     from . import _serve
@@ -3221,4 +3229,397 @@ def resumed_after_failure(
         f"in {label}'s run rank {rank} died ({error.split(':')[0]}); a new worker group resumed "
         f"at epoch {resumed}, after the checkpoint of epoch {resumed - 1}, and finished epoch "
         f"{last}."
+    )
+
+
+# -- The capstone (lesson 12): each stage judged from what Ray recorded of the learner's work -----
+
+
+def capstone_data(train: Any, val: Any, every: int = 5, hint: str | None = None) -> None:
+    """Pass when ``train`` and ``val`` are Ray Data ``Dataset``s built from a read of the digits
+    training files (a Parquet read in the plan) and a ``map_batches`` step, that, when run, hold
+    every training image exactly once: ``val`` those whose ``image_id % every == 0``, ``train``
+    the others, with ``pixels`` scaled from 0..16 to 0..1 (divided by 16)."""
+    import numpy as np
+
+    from ._capstone import pixels_matrix
+    from ._datasets import load_dataset
+
+    frames = {}
+    for answer in (train, val):
+        label, dataset = _dataset(answer, hint)
+        text, plan = _physical_plan(dataset)
+        for step, why in (
+            ("Parquet", "start from ray.data.read_parquet(dataset_path('digits/train'))."),
+            ("MapBatches", "scale the pixels with .map_batches(your_function)"),
+        ):
+            if step not in text:
+                fail(f"the plan of {label} has no {step} step. Its plan: {plan}.", hint or why)
+        try:
+            frames[label] = dataset.to_pandas()
+        except Exception as exc:  # the learner's batch function failed in a Ray task
+            fail(
+                f"running {label} failed with {_first_line(exc)}",
+                hint or f"run {label.strip('`')}.take(2) yourself to see the whole error.",
+            )
+    (train_label, got_train), (val_label, got_val) = frames.items()
+    source = load_dataset("digits/train").set_index("image_id")
+    for label, frame in frames.items():
+        absent = [c for c in ("image_id", "pixels", "label") if c not in frame.columns]
+        if absent:
+            fail(f"{label} has no column {absent[0]!r}; its columns: {list(frame.columns)}.", hint)
+    train_ids, val_ids = set(got_train["image_id"]), set(got_val["image_id"])
+    want_val = {int(i) for i in source.index if i % every == 0}
+    if train_ids & val_ids:
+        fail(
+            f"{len(train_ids & val_ids)} images are in both {train_label} and {val_label}: a "
+            "validation score on images the model trained on flatters it.",
+            hint or f"filter each side with the opposite test: image_id % {every} == 0 or != 0.",
+        )
+    if val_ids != want_val or train_ids != set(map(int, source.index)) - want_val:
+        fail(
+            f"{val_label} holds {len(val_ids)} images and {train_label} {len(train_ids)}; the "
+            f"split asks for the {len(want_val)} whose image_id % {every} == 0 in {val_label} "
+            "and all the others in the training set.",
+            hint or f".filter(lambda row: row['image_id'] % {every} == 0) for validation.",
+        )
+    for label, frame in frames.items():
+        pixels = pixels_matrix(frame["pixels"])
+        expected = pixels_matrix(source.loc[frame["image_id"], "pixels"]) / 16.0
+        if pixels.max() > 1.0 + 1e-6:
+            fail(
+                f"the pixels of {label} go up to {pixels.max():g}: not scaled to 0..1.",
+                hint or "divide the pixels by 16 in the function you give map_batches.",
+            )
+        if not np.allclose(pixels, expected, atol=1e-6):
+            fail(f"the pixels of {label} are not the source's pixels divided by 16.", hint)
+        if list(frame["label"]) != list(source.loc[frame["image_id"], "label"]):
+            fail(f"the labels of {label} no longer match their images.", hint)
+    passed(
+        f"{train_label}: {len(train_ids)} images, {val_label}: {len(val_ids)} images, none in "
+        "both, pixels scaled to 0..1; read by Ray Data's Parquet reader and scaled in MapBatches."
+    )
+
+
+def _digits_accuracy(state: dict, build_model: Any, frame: Any) -> tuple[int, int]:
+    """(correct, total) of the MLP with ``state`` on the scaled images of ``frame``."""
+    import torch
+
+    from ._capstone import pixels_matrix
+
+    hidden = next(v for k, v in state.items() if k.endswith("weight")).shape[0]
+    model = build_model(hidden)
+    model.load_state_dict(state)
+    model.eval()
+    x = torch.tensor(pixels_matrix(frame["pixels"]), dtype=torch.float32)
+    with torch.no_grad():
+        predicted = model(x).argmax(dim=1).numpy()
+    return int((predicted == frame["label"].to_numpy()).sum()), len(frame)
+
+
+def _scores_as_reported(
+    label: str, path: Any, build_model: Any, val: Any, value: float, metric: str, hint
+) -> tuple[int, int]:
+    """Load ``model.pt`` from the checkpoint at ``path``, score it on ``val`` (a Dataset or a
+    DataFrame of scaled images) and fail unless it scores the reported ``value`` (one image of
+    slack: batch sizes change float rounding); returns (correct, total)."""
+    from pathlib import Path
+
+    import torch
+    from ray.train import Checkpoint
+
+    with Checkpoint(str(path)).as_directory() as folder:
+        file = Path(folder) / "model.pt"
+        if not file.is_file():
+            fail(
+                f"the checkpoint of {label} has no model.pt (it holds "
+                f"{sorted(p.name for p in Path(folder).iterdir())}).",
+                hint or "torch.save(model.state_dict(), Path(folder) / 'model.pt').",
+            )
+        state = torch.load(file, map_location="cpu")
+    state = state.get("model", state) if isinstance(state, dict) else state
+    import pandas as pd
+
+    frame = val if isinstance(val, pd.DataFrame) else val.to_pandas()
+    try:
+        correct, total = _digits_accuracy(state, build_model, frame)
+    except (RuntimeError, KeyError, StopIteration, AttributeError) as exc:
+        fail(f"the weights in the checkpoint of {label} do not load: {_first_line(exc)}", hint)
+    if abs(correct / total - value) > 1.0 / total + 1e-9:
+        fail(
+            f"{label} reported {metric}={value:.4f}, but the weights in its checkpoint score "
+            f"{correct}/{total} = {correct / total:.4f} on the validation set.",
+            hint
+            or "after each epoch, score the model on the 'val' shard and report that accuracy "
+            "with a checkpoint of those same weights.",
+        )
+    return correct, total
+
+
+def capstone_local_run(
+    answer: Any,
+    build_model: Any,
+    val: Any,
+    metric: str = "val_accuracy",
+    hint: str | None = None,
+) -> None:
+    """Pass when ``answer`` is the ``Result`` of a Ray Train run in local mode
+    (``ScalingConfig(num_workers=0)``) of one epoch (its last report says ``epoch`` 0) that
+    reported ``metric``, a fraction, with a checkpoint. Local mode keeps no copy of a checkpoint:
+    when its folder still exists, its ``model.pt`` must score ``metric`` on ``val``, recomputed
+    here (a temporary folder is gone by now; ``capstone_tuned`` then checks the weights of the
+    runs on workers, whose checkpoints Ray Train copies to storage)."""
+    import numbers
+    from pathlib import Path
+
+    label, result = _train_result(answer, hint)
+    if result.path is not None:
+        fail(
+            f"{label} came from a worker group (its run folder is {result.path}), which paid "
+            "the worker group's start-up.",
+            hint or "ScalingConfig(num_workers=0) runs the training function in this process.",
+        )
+    metrics = result.metrics or {}
+    value = metrics.get(metric)
+    if not isinstance(value, numbers.Real) or not 0 <= value <= 1:
+        fail(
+            f"{label}'s last report holds no fraction named {metric!r} (it holds "
+            f"{ {k: v for k, v in metrics.items()} or 'nothing' }).",
+            hint or f'report it: ray.train.report({{"{metric}": ..., "epoch": epoch}}, ...).',
+        )
+    if metrics.get("epoch") != 0:
+        fail(
+            f"the last report in {label} is from epoch {metrics.get('epoch')!r}, not epoch 0: "
+            "the run was not one epoch (or did not report its epoch).",
+            hint or "pass train_loop_config={**hyperparameters, 'epochs': 1} and report 'epoch'.",
+        )
+    if result.checkpoint is None:
+        fail(
+            f"{label} has no checkpoint: Tune and Serve need the weights.",
+            hint or "ray.train.report(metrics, checkpoint=Checkpoint.from_directory(folder)).",
+        )
+    if Path(result.checkpoint.path).is_dir():
+        correct, total = _scores_as_reported(
+            label, result.checkpoint.path, build_model, val, value, metric, hint
+        )
+        scored = f"its checkpoint's weights score {correct}/{total} on validation, as reported"
+    else:
+        scored = (
+            f"it reported {metric}={value:.3f} with a checkpoint (local mode keeps no copy of "
+            "its folder; Stage 3's check scores the weights the runs on workers saved)"
+        )
+    passed(f"{label} ran one epoch in this process (local mode); {scored}.")
+
+
+def capstone_tuned(
+    answer: Any,
+    grid: dict,
+    build_model: Any,
+    val: Any,
+    metric: str = "val_accuracy",
+    mode: str = "max",
+    hint: str | None = None,
+) -> None:
+    """Pass when ``answer`` is the ``ResultGrid`` of a Tune run in which each trial ran a Ray
+    Train run: one trial per value in ``grid`` (``{"lr": [0.003, 0.03]}``), none failed, each
+    reported ``metric`` and the path of a Train checkpoint holding ``model.pt`` (what
+    ``TuneReportCallback`` forwards) whose weights, in ``build_model(hidden)``, score that
+    ``metric`` on ``val`` (recomputed here), and ``get_best_result()`` ranks by ``metric`` and
+    ``mode``."""
+    import itertools
+    import numbers
+    from collections import Counter
+
+    from ray import tune
+
+    from .exceptions import ConfigError
+
+    if mode not in ("max", "min") or not isinstance(grid, dict) or not grid:
+        raise ConfigError(f"mode={mode!r} must be 'max' or 'min', grid={grid!r} a non-empty dict.")
+    label, value = resolve(answer)
+    _require_defined(label, value, hint or "run your Tuner and keep what .fit() returns.")
+    if isinstance(value, tune.Tuner):
+        fail(f"{label} is the Tuner itself.", hint or "keep what tuner.fit() returns.")
+    if not isinstance(value, tune.ResultGrid):
+        fail(f"{label} is a {type(value).__name__}, not the ResultGrid Tuner.fit() returns.", hint)
+    trials = list(value)
+    failed = [r for r in trials if r.error is not None]
+    if failed:
+        fail(
+            f"{len(failed)} of the {len(trials)} trials in {label} failed: "
+            f"{_first_line(failed[0].error)}",
+            hint
+            or "Tune runs your driver function; it builds a TorchTrainer of train_loop and calls "
+            "fit(). train_loop itself runs only inside Ray Train's workers.",
+        )
+    names = list(grid)
+    got = Counter(tuple(r.config.get(n) for n in names) for r in trials)
+    wanted = Counter(itertools.product(*grid.values()))
+    if got != wanted:
+        shown = ", ".join(f"{n}={sorted({str(r.config.get(n)) for r in trials})}" for n in names)
+        fail(
+            f"{label} has {len(trials)} trial(s), with {shown}; the search asks for one per "
+            + ", ".join(f"{n} in {v}" for n, v in grid.items())
+            + ".",
+            hint or "param_space={..., 'lr': tune.grid_search([...])}: one trial per value.",
+        )
+    for result in trials:
+        metrics = result.metrics or {}
+        if not isinstance(metrics.get(metric), numbers.Real):
+            fail(
+                f"a trial of {label} reported no {metric!r} to Tune (it reported "
+                f"{sorted(k for k in metrics if not k.startswith(('config', 'time', 'date')))}).",
+                hint
+                or "the Train run's reports reach Tune through RunConfig(callbacks="
+                "[TuneReportCallback()]) of the TorchTrainer inside the driver function.",
+            )
+        path = metrics.get("checkpoint_path")
+        if not path:
+            fail(
+                f"a trial of {label} forwarded no checkpoint: Serve needs the best one.",
+                hint
+                or "report a checkpoint with the metrics in train_loop, and pass "
+                "callbacks=[TuneReportCallback()] to the TorchTrainer's RunConfig.",
+            )
+        _scores_as_reported(
+            f"a trial of {label}", path, build_model, val, metrics[metric], metric, hint
+        )
+    try:
+        chosen = value.get_best_result()
+    except (ValueError, RuntimeError):
+        fail(
+            f"{label}.get_best_result() does not know which metric to rank by.",
+            hint or f'tune_config=tune.TuneConfig(metric="{metric}", mode="{mode}", ...).',
+        )
+    values = [r.metrics[metric] for r in trials]
+    target = max(values) if mode == "max" else min(values)
+    if chosen.metrics.get(metric) != target:
+        fail(
+            f"{label}.get_best_result() picks {metric}={chosen.metrics.get(metric)!r}, not the "
+            f"{'highest' if mode == 'max' else 'lowest'} ({target!r}).",
+            hint or f'TuneConfig(metric="{metric}", mode="{mode}") says which way is better.',
+        )
+    shown = ", ".join(f"{n}={chosen.config.get(n)}" for n in names)
+    passed(
+        f"{label}: {len(trials)} trials, each a Ray Train run that sent Tune its {metric} and "
+        f"a checkpoint whose weights score it; the best has {shown}, {metric}={target:.3f}."
+    )
+
+
+def capstone_service(
+    answer: Any,
+    app: str,
+    dashboard: str,
+    url: str,
+    payloads: Any,
+    expected: Any,
+    hint: str | None = None,
+) -> None:
+    """Pass when the file at path ``answer`` is a Serve config (Serve's own schema accepts it,
+    its HTTP proxy, if set, on a loopback address) naming application ``app``, which Serve runs
+    from that config (``source: declarative`` in Serve's REST API at ``dashboard``, RUNNING in
+    ``serve.status()``), and which answers each payload POSTed to ``url`` with its ``expected``
+    dict over real HTTP."""
+    import ipaddress
+
+    from . import _serve
+    from ._capstone import serve_app_details
+
+    label, name, raw, config = _read_serve_config(answer, hint)
+    host = str(((raw or {}).get("http_options") or {}).get("host", "127.0.0.1"))
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback:
+        fail(
+            f"{name} puts Serve's HTTP proxy on {host}: reachable from the network.",
+            hint or "http_options: {host: 127.0.0.1, port: ...}.",
+        )
+    if app not in [a.name for a in config.applications]:
+        fail(f"{name} names no application {app!r}.", hint)
+    _serve_app_running(
+        app,
+        hint or "send the file to Serve: serve deploy <file> --address <dashboard>.",
+        _serve.CONFIG_APPEAR_S,
+    )
+    details = serve_app_details(dashboard, app) or {}
+    source = str(details.get("source", "unknown"))
+    if source != "declarative":
+        fail(
+            f"Serve runs {app!r}, but from {source} code (serve.run), not from a config file.",
+            hint or f"deploy the file: !serve deploy {name} --address <dashboard>.",
+        )
+    n = _serve_http(url, payloads, expected, hint)
+    passed(
+        f"{label}: Serve runs {app!r} from your config file (source: declarative), RUNNING, and "
+        f"{url} answered {n} held-out images over HTTP as the best checkpoint does."
+    )
+
+
+def capstone_job(
+    answer: Any,
+    address: str,
+    script: str,
+    env_vars: list,
+    hint: str | None = None,
+) -> None:
+    """Pass when ``answer`` is the id of a job submitted to the cluster whose Job API is at
+    ``address`` (the dashboard), whose entrypoint runs ``script`` with a ``working_dir`` and every
+    variable in ``env_vars`` in its runtime environment, and which ends SUCCEEDED, as the job
+    client reports (the check waits for the job to end)."""
+    from ray.job_submission import JobStatus, JobSubmissionClient
+
+    from . import _capstone
+    from ._wait import WaitTimedOut, wait_until
+
+    label, value = resolve(answer)
+    _require_defined(label, value, hint)
+    if not isinstance(value, str):
+        fail(
+            f"{label} is a {type(value).__name__}, not a job id.",
+            hint or "keep what client.submit_job(...) returns: the job's id, a string.",
+        )
+    client = JobSubmissionClient(address)
+    try:
+        info = client.get_job_info(value)
+    except RuntimeError:
+        fail(
+            f"the cluster knows no job {value!r} (client.list_jobs() lists those it knows).",
+            hint or "keep what client.submit_job(...) returns.",
+        )
+    if script not in str(info.entrypoint).split():
+        fail(f"the entrypoint of job {value} is {info.entrypoint!r}; it does not run {script}.")
+    env = info.runtime_env or {}
+    if not env.get("working_dir"):
+        fail(
+            f"job {value} has no working_dir in its runtime_env: the cluster has no {script}.",
+            hint or "runtime_env={'working_dir': str(JOB_DIR), ...} uploads the folder.",
+        )
+    missing = [n for n in env_vars if n not in (env.get("env_vars") or {})]
+    if missing:
+        fail(
+            f"the runtime_env of job {value} does not set {', '.join(missing)}.",
+            hint or "runtime_env={..., 'env_vars': {'NAME': 'value', ...}} (strings).",
+        )
+    try:
+        wait_until(
+            lambda: client.get_job_status(value).is_terminal(),
+            timeout_s=_capstone.JOB_WAIT_S,
+            every_s=1,
+            what=f"job {value} to end",
+        )
+    except WaitTimedOut:
+        fail(f"job {value} had not ended after {_capstone.JOB_WAIT_S:.0f} s.", hint)
+    info = client.get_job_info(value)
+    if info.status != JobStatus.SUCCEEDED:
+        tail = _capstone.logs_tail(client.get_job_logs(value))
+        fail(
+            f"job {value} ended {info.status.value}: {info.message or ''} Its logs end: {tail}",
+            hint or f"read print(client.get_job_logs({label.strip('`')})) in full.",
+        )
+    seconds = (info.end_time - info.start_time) / 1000
+    passed(
+        f"{label}: job {value} ran {script} with {', '.join(env_vars)} set and its working_dir "
+        f"uploaded, and SUCCEEDED in {seconds:.1f} s (as the job client reports)."
     )
