@@ -2935,7 +2935,7 @@ def _read_serve_config(answer: Any, hint: str | None) -> tuple[str, str, Any, An
 
     from ._serve import first_line
 
-    label, value = resolve(answer)
+    label, value = resolve(answer, depth=3)  # the name is in the namespace of the check's caller
     _require_defined(label, value, hint)
     if not isinstance(value, str | Path) or not Path(value).is_file():
         fail(f"{label} is {value!r}, not the path of a file you wrote.", hint)
