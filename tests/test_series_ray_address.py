@@ -17,7 +17,11 @@ from raykit._runner import run_notebooks
 # Runs after the lesson pool (the two would compete for the CPUs), as one more lesson job.
 pytestmark = [pytest.mark.ray_cluster, pytest.mark.after_lessons]
 
-LESSONS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+# Lesson 05 is left out: it starts a multi-node MiniCluster of its own whatever RAY_ADDRESS names
+# (starting nodes is what it teaches), and run here, beside the user's cluster, its 05.comeback
+# solution once found its target node gone (TaskUnschedulableError, 2026-12-04): a lesson-05
+# fault to fix on its own, not a question of RAY_ADDRESS.
+LESSONS = [p for p in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")) if not p.name.startswith("05_")]
 # The lessons that ask raykit.init for a shape of their own (own_cluster=True).
 OWN_SHAPE = {
     "03_object_store.ipynb",
