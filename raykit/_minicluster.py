@@ -18,6 +18,7 @@ from pathlib import Path
 import psutil
 
 from . import _host, _ray_private, _timing
+from ._autoscale import NODE_GROUP_LABEL
 from ._ports import free_port, require_free_port, wait_for_port
 from ._session import state_api_address
 from ._supervisor import Supervisor, freeze_then_kill, kill, marked_processes, wait_gone
@@ -62,6 +63,18 @@ _SCRIPTS = {
     "monitor.py": "autoscaler monitor",
     "default_worker.py": "worker (starting)",
 }
+# The head of an autoscaling MiniCluster runs Ray's autoscaler with its fake multi-node provider,
+# which starts worker nodes on this host as the autoscaler asks (in the autoscaler's process, so
+# they inherit this environment and the cluster's marker). It looks again every second (Ray's
+# default is 5 s), and a raylet it starts waits up to 2 min for its agents rather than 15 s: the
+# provider does not retry a node whose raylet gave up on a loaded host (Ray issue #65983).
+AUTOSCALER_ENV = {
+    "RAY_FAKE_CLUSTER": "1",
+    "AUTOSCALER_UPDATE_INTERVAL_S": "1",
+    "RAY_agent_register_timeout_ms": "120000",
+}
+# The head's node type in the autoscaler's config: the provider's own name for it.
+FAKE_HEAD_TYPE = "ray.head.default"
 # Task states after which an attempt changes no more.
 _DONE = ("FINISHED", "FAILED")
 # The width the shell commands of :attr:`MiniNode.start_command` are wrapped at.
@@ -161,6 +174,15 @@ class MiniCluster:
         ``None`` keeps Ray's default: token authentication on, with the token of
         ``~/.ray/auth_token`` (made if missing). Every node gets ``RAY_AUTH_MODE=token``, and so
         does this process, so that its driver authenticates when it connects.
+    autoscaling
+        Worker node types for Ray's autoscaler, ``{name: {"resources": {"CPU": 1, ...},
+        "min_workers": 0, "max_workers": 2}}``. The head then runs Ray's autoscaler with its
+        fake multi-node provider (the one ``ray.cluster_utils.AutoscalingCluster`` uses, without
+        that helper's ``ray stop --force``): pending work makes it start worker nodes of these
+        types on this host, and it removes them after ``idle_timeout_s`` without work. Their
+        processes belong to this cluster and end with it. See :meth:`autoscaled_nodes`.
+    idle_timeout_s
+        With ``autoscaling``: seconds a worker node may sit idle before the autoscaler removes it.
     """
 
     def __init__(
@@ -174,11 +196,16 @@ class MiniCluster:
         gcs_fault_tolerance: bool = False,
         port: int | None = None,
         token_auth: bool | None = None,
+        autoscaling: dict | None = None,
+        idle_timeout_s: float = 10.0,
     ):
         _check_node_args("MiniCluster", num_cpus, resources, labels, object_store_memory)
+        self.autoscaling = _check_autoscaling(autoscaling, idle_timeout_s)
+        self.idle_timeout_s = idle_timeout_s
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
             raise ConfigError(f"workers={workers!r} must be a whole number >= 0, e.g. workers=2.")
-        _check_capacity(1 + workers, object_store_memory * (1 + workers), existing=0)
+        most = 1 + workers + sum(t["max_workers"] for t in self.autoscaling.values())
+        _check_capacity(most, object_store_memory * most, existing=0)
         if port is not None:
             require_free_port("port", port)
         self.redis_server = shutil.which("redis-server") if gcs_fault_tolerance else None
@@ -345,6 +372,50 @@ class MiniCluster:
             if node.node_id == node_id:
                 return node
         raise ConfigError(f"no node of this cluster has the id {node_id!r}.")
+
+    def autoscaled_nodes(self) -> list[dict]:
+        """The worker nodes Ray's autoscaler started (``autoscaling=``), alive or gone, from the
+        GCS: ``{"node_id", "node_type", "alive", "resources"}`` each, oldest first."""
+        self._require_open()
+        from ray.util.state import list_nodes
+
+        ours = {n.node_id for n in self.nodes}
+        found = list_nodes(address=self.address, detail=True, raise_on_missing_output=False)
+        return [
+            {
+                "node_id": n.node_id,
+                "node_type": n.labels.get(NODE_GROUP_LABEL, ""),
+                "alive": n.state == "ALIVE",
+                "resources": dict(n.resources_total),
+            }
+            for n in sorted(found, key=lambda n: n.start_time_ms or 0)
+            if n.node_id not in ours and NODE_GROUP_LABEL in (n.labels or {})
+        ]
+
+    def autoscaler_log(self) -> str:
+        """What Ray's autoscaler wrote to its log on the head (``logs/monitor.log``): each
+        update's decisions, the nodes it launched and removed, and why a request is infeasible.
+        Empty without ``autoscaling=``."""
+        self._require_open()
+        logs = sorted(Path(self.head.temp_dir).glob("session_*/logs/monitor.log"))
+        return "".join(log.read_text(errors="replace") for log in logs)
+
+    def node_history(self, every_s: float = 0.5):
+        """Start sampling the worker nodes alive (by node type) and the tasks waiting for a
+        node, every ``every_s`` seconds, until the history's ``stop()`` (a ``NodeHistory``;
+        ``with mc.node_history() as history:`` stops it at the block's end). This process's
+        driver must be connected to the cluster."""
+        self._require_open()
+        if not _driver_connected_to(self.address):
+            raise ConfigError(
+                "node_history() reads the cluster through this process's driver: connect it "
+                "first, e.g. os.environ['RAY_ADDRESS'] = mc.address; raykit.init()."
+            )
+        if isinstance(every_s, bool) or not isinstance(every_s, int | float) or every_s <= 0:
+            raise ConfigError(f"every_s={every_s!r} must be a number of seconds above 0.")
+        from ._autoscale import NodeHistory
+
+        return NodeHistory(self.address, every_s=every_s, head_ids=(self.head.node_id,))
 
     def ray_cli(self, *args: str, timeout_s: float = 120.0) -> str:
         """Run Ray's command line against this cluster, as in a terminal: ``ray <args>``.
@@ -640,6 +711,8 @@ class MiniCluster:
         if head and self.redis_address:
             node.start_env["RAY_REDIS_ADDRESS"] = self.redis_address
             node.start_env["RAY_external_storage_namespace"] = os.path.basename(self.root)
+        if head and self.autoscaling:
+            node.start_env.update(AUTOSCALER_ENV)
         env = {**self._env, **node.start_env, NODE_MARKER: node.temp_dir}
         for attempt in range(1, START_ATTEMPTS + 1):
             with (
@@ -694,6 +767,8 @@ class MiniCluster:
             "--max-worker-port=0",
             "--disable-usage-stats",
         ]
+        if node.is_head and self.autoscaling:
+            flags.append(f"--autoscaling-config={self._write_autoscaling_config(node)}")
         if node.is_head:
             flags += [
                 "--include-dashboard=true",
@@ -702,6 +777,62 @@ class MiniCluster:
                 f"--ray-client-server-port={p['client']}",
             ]
         return flags
+
+    def _write_autoscaling_config(self, head: MiniNode) -> str:
+        """The autoscaler's cluster config for the fake multi-node provider, as a file.
+
+        The same keys as Ray's own example for that provider (``fake_multi_node/example.yaml``
+        in Ray's source, left out of its wheel), with this cluster's head and GCS address: the
+        provider would otherwise join its nodes to a GCS on port 6379, anyone's.
+        """
+        types = {
+            name: {
+                "resources": dict(t["resources"]),
+                # What KubeRay gives a worker group's Pods, so that tasks and the kit's views
+                # can tell the node types apart (the fake provider sets no label of its own).
+                "labels": {NODE_GROUP_LABEL: name},
+                "node_config": {},
+                "min_workers": t["min_workers"],
+                "max_workers": t["max_workers"],
+            }
+            for name, t in self.autoscaling.items()
+        }
+        types[FAKE_HEAD_TYPE] = {
+            "resources": {"CPU": head.num_cpus, **head.resources},
+            "node_config": {},
+            "max_workers": 0,
+        }
+        config = {
+            "cluster_name": os.path.basename(self.root),
+            "max_workers": sum(t["max_workers"] for t in self.autoscaling.values()),
+            "provider": {
+                "type": "fake_multinode",
+                "use_node_id_as_ip": True,
+                "disable_node_updaters": True,
+                "disable_launch_config_check": True,
+                "gcs_address": f"127.0.0.1:{head.ports['gcs']}",
+            },
+            "available_node_types": types,
+            "head_node_type": FAKE_HEAD_TYPE,
+            "upscaling_speed": 1.0,
+            "idle_timeout_minutes": self.idle_timeout_s / 60,
+            "auth": {},
+            "docker": {},
+            "file_mounts": {},
+            "cluster_synced_files": [],
+            "file_mounts_sync_continuously": False,
+            "rsync_exclude": [],
+            "rsync_filter": [],
+            "initialization_commands": [],
+            "setup_commands": [],
+            "head_setup_commands": [],
+            "worker_setup_commands": [],
+            "head_start_ray_commands": [],
+            "worker_start_ray_commands": [],
+        }
+        path = Path(self.root, "autoscaling.json")  # JSON is YAML, which Ray reads
+        path.write_text(json.dumps(config, indent=1))
+        return str(path)
 
     def _run_ray_start(self, node: MiniNode, command: list[str], env: dict) -> str | None:
         """Run one ``ray start``; return None when the node is up, else why it is not."""
@@ -954,6 +1085,49 @@ def _check_node_args(where, num_cpus, resources, labels, store) -> None:
             f"{where}: object_store_memory={store!r} must be a number of bytes of at least "
             f"75 MiB, e.g. object_store_memory={DEFAULT_OBJECT_STORE}."
         )
+
+
+def _check_autoscaling(autoscaling: dict | None, idle_timeout_s: float) -> dict:
+    """The worker node types of ``autoscaling``, checked and with their defaults filled in."""
+    example = '{"cpu-worker": {"resources": {"CPU": 1}, "max_workers": 2}}'
+    if isinstance(idle_timeout_s, bool) or not isinstance(idle_timeout_s, int | float):
+        raise ConfigError(f"idle_timeout_s={idle_timeout_s!r} must be a number of seconds.")
+    if not 1 <= idle_timeout_s <= 3600:
+        raise ConfigError(f"idle_timeout_s={idle_timeout_s!r} must be between 1 and 3600 seconds.")
+    if autoscaling is None:
+        return {}
+    if not isinstance(autoscaling, dict) or not autoscaling:
+        raise ConfigError(f"autoscaling={autoscaling!r} must map node type names, e.g. {example}.")
+    checked = {}
+    for name, spec in autoscaling.items():
+        where = f"autoscaling[{name!r}]"
+        if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", name):
+            raise ConfigError(
+                f"{where}: a node type name is lower-case letters, digits, '.', '_', '-'."
+            )
+        if name == FAKE_HEAD_TYPE:
+            raise ConfigError(f"{where}: {FAKE_HEAD_TYPE} is the head's type; name yours another.")
+        if not isinstance(spec, dict) or set(spec) - {"resources", "min_workers", "max_workers"}:
+            raise ConfigError(
+                f"{where}={spec!r} must be a dict with 'resources', 'min_workers' and "
+                f"'max_workers', e.g. {example}."
+            )
+        resources = spec.get("resources", {"CPU": 1})
+        cpus = resources.get("CPU", 0) if isinstance(resources, dict) else None
+        if isinstance(cpus, bool) or not isinstance(cpus, int) or cpus < 0:
+            raise ConfigError(
+                f"{where}: resources={resources!r} must be a dict whose 'CPU' is a whole "
+                f"number >= 0, e.g. {{'CPU': 1, 'big_mem': 1}}."
+            )
+        _check_node_args(where, cpus, resources, None, DEFAULT_OBJECT_STORE)
+        low, high = spec.get("min_workers", 0), spec.get("max_workers", 1)
+        for key, value in (("min_workers", low), ("max_workers", high)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError(f"{where}: {key}={value!r} must be a whole number >= 0.")
+        if low > high:
+            raise ConfigError(f"{where}: min_workers={low} is above max_workers={high}.")
+        checked[name] = {"resources": dict(resources), "min_workers": low, "max_workers": high}
+    return checked
 
 
 def _check_capacity(nodes: int, store_bytes: int, *, existing: int) -> None:

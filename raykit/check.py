@@ -2787,6 +2787,86 @@ def kuberay_service(
 # -- Ray Serve (lesson 09): judged from Serve's own state (serve.status()) and real HTTP answers
 
 
+# --- the autoscaler (lesson 11): judged from the nodes that Ray's autoscaler started ---------
+
+
+def _fits(need: dict, has: dict) -> bool:
+    return all(has.get(name, 0) >= amount for name, amount in need.items() if amount)
+
+
+def scaled_for(
+    answer: Any,
+    node_type: str,
+    cluster: Any,
+    timeout_s: float = 240.0,
+    hint: str | None = None,
+) -> None:
+    """Pass when every task behind the refs in ``answer`` finished on a worker node of
+    ``node_type`` that the autoscaler of ``cluster`` (a ``MiniCluster(autoscaling=...)``)
+    started. Read from Ray's State API: each task's required resources and node, and each
+    node's ``ray.io/node-group`` label. A request that no node type can meet fails at once,
+    with what the types offer."""
+    import ray
+
+    from ._autoscale import NODE_GROUP_LABEL, WAITING_FOR_A_NODE
+    from ._wait import wait_until
+
+    label, value = resolve(answer)
+    _require_defined(label, value, hint)
+    refs = _task_refs(label, value, hint)
+    _require_ray(f"checking {label}")
+    types = getattr(cluster, "autoscaling", None) or {}
+    if node_type not in types:
+        raise TypeError(f"scaled_for: {node_type!r} is not a node type of {cluster!r}")
+    offered = {name: t["resources"] for name, t in types.items()}
+    task_ids = [r.task_id().hex() for r in refs]
+
+    def settled() -> dict | None:
+        records = _records_by_id(task_ids, done=False, timeout_s=5)
+        for record in records.values():
+            need = {k: v for k, v in (record.required_resources or {}).items() if v}
+            if record.state == WAITING_FOR_A_NODE and not any(
+                _fits(need, has) for has in offered.values()
+            ):
+                fail(
+                    f"a task in {label} asks for {need}, which no node type offers "
+                    f"({offered}): the autoscaler reports it infeasible and starts nothing.",
+                    hint or f"ask for what a {node_type} node has, and no more.",
+                )
+        done = all(r.state in ("FINISHED", "FAILED") for r in records.values())
+        return records if len(records) == len(task_ids) and done else None
+
+    records = wait_until(settled, timeout_s=timeout_s, every_s=1.0, raise_on_timeout=False)
+    if not records:
+        fail(
+            f"the tasks in {label} still wait for a node after {timeout_s:g} s.",
+            hint
+            or "the autoscaler starts nodes for what tasks ask for in resources (num_cpus, "
+            f"resources={{...}}) that a node type offers: ask for what {node_type} has.",
+        )
+    failed = [r for r in records.values() if r.state == "FAILED"]
+    if failed:
+        fail(f"{len(failed)} of the tasks in {label} failed: {failed[0].error_type}.", hint)
+    started = {n["node_id"]: n["node_type"] for n in cluster.autoscaled_nodes()}
+    labels = {n["NodeID"]: n.get("Labels", {}).get(NODE_GROUP_LABEL) for n in ray.nodes()}
+    placed = [
+        started.get(r.node_id) or labels.get(r.node_id) or "the head" for r in records.values()
+    ]
+    wrong = sorted({p for p in placed if p != node_type})
+    if wrong:
+        fail(
+            f"the tasks in {label} ran on {', '.join(wrong)} nodes, not on {node_type} nodes.",
+            hint
+            or f"ask for a resource that only {node_type} nodes have "
+            f"({offered[node_type]}), so that no other node type can take the task.",
+        )
+    nodes = {r.node_id for r in records.values()}
+    passed(
+        f"{len(records)} task(s) in {label} ran on {len(nodes)} {node_type} node(s) that the "
+        "autoscaler started for them."
+    )
+
+
 def _serve_handle(answer: Any, hint: str | None, depth: int = 3) -> tuple[str, Any]:
     """``(label, handle)`` for an answer that must be the DeploymentHandle serve.run returned."""
     from ray.serve.handle import DeploymentHandle

@@ -28,7 +28,7 @@ from raykit.kuberay import (
 from raykit.kuberay._scheduling import tolerates
 
 LESSON = "11_kuberay.ipynb"
-EXERCISES = ("11.mend-yaml", "11.gpu-group", "11.train-job", "11.serve-app")
+EXERCISES = ("11.mend-yaml", "11.gpu-group", "11.autoscale", "11.train-job", "11.serve-app")
 
 
 # --- the executed lesson (small mode) -----------------------------------------------------------
@@ -62,6 +62,47 @@ def test_the_job_ran_the_rayjobs_entrypoint_and_printed_what_numpy_computes(exec
     images, accuracy = _nearest_centroid(tasks)
     assert int(found.group(1)) == images
     assert f"test accuracy: {accuracy:.3f}" in text
+
+
+def _displayed_table(notebook_path, source_end: str) -> pd.DataFrame:
+    """The DataFrame a cell ending with ``source_end`` displayed, read back from its text."""
+
+    import nbformat
+
+    nb = nbformat.read(notebook_path, as_version=4)
+    cell = next(c for c in nb.cells if c.cell_type == "code" and c.source.endswith(source_end))
+    shown = next(o["data"]["text/plain"] for o in cell.outputs if "data" in o)
+    header, *rows = shown.splitlines()
+    columns = re.split(r"\s{2,}", header.strip())
+    values = [[float(v) for v in row.split()[1:]] for row in rows]  # the index comes first
+    return pd.DataFrame(values, columns=columns)
+
+
+def test_the_autoscaler_started_cpu_nodes_and_removed_them_as_its_history_shows(executed):
+    """The printed figures are read again from the history table the lesson displayed."""
+    text = executed.text(LESSON)
+    assert "ran on node types: ['cpu', 'cpu']" in text
+    up = float(re.search(r"first worker node up ([\d.]+) s after the submission", text).group(1))
+    most = int(re.search(r"worker nodes alive at once, at most: (\d+)", text).group(1))
+    gone = float(re.search(r"all gone ([\d.]+) s after the tasks finished", text).group(1))
+    assert most in (1, 2), "at least one node for the tasks, never above max_workers=2"
+    assert up > 0 and gone > 0
+    table = _displayed_table(executed(LESSON).output, "history.table()")
+    assert table["worker nodes"].max() == most
+    assert table["worker nodes"].iloc[-1] == 0, "the history ends with every worker node gone"
+    assert table["waiting"].max() >= 1
+
+
+def test_the_infeasible_request_started_no_node_and_the_autoscaler_said_why(executed):
+    text = executed.text(LESSON)
+    assert "the task: PENDING_NODE_ASSIGNMENT" in text
+    assert "worker nodes started for it: 0" in text
+    assert "{'CPU': 4.0}: 1+ pending tasks/actors" in text, "ray status lists the demand"
+    assert re.search(
+        r"the autoscaler's log: .*No available node types can fulfill resource request "
+        r"\{'CPU': 4\.0\}",
+        text,
+    )
 
 
 def test_the_jobs_api_answered_401_then_200_with_the_token(executed):

@@ -360,3 +360,115 @@ def test_bad_arguments_name_the_fix(monkeypatch):
 
 # The watchdog (an owner SIGKILLed with a cluster, its Redis and a Prometheus up) is tested in
 # tests/test_supervisor.py.
+
+
+# --- the autoscaler on one host (MiniCluster(autoscaling=...)) -----------------------------------
+
+AUTOSCALING = {
+    "cpu": {"resources": {"CPU": 1}, "max_workers": 2},
+    "big-mem": {"resources": {"CPU": 1, "big_mem": 1}, "max_workers": 1},
+}
+
+
+@pytest.mark.parametrize(
+    "kwargs, says",
+    [
+        ({"autoscaling": {"cpu": {"max_workers": 2, "cpus": 1}}}, "'resources', 'min_workers'"),
+        ({"autoscaling": {"CPU pool": {"max_workers": 1}}}, "lower-case letters"),
+        ({"autoscaling": {"ray.head.default": {}}}, "the head's type"),
+        ({"autoscaling": {"cpu": {"resources": {"CPU": 0.5}}}}, "'CPU' is a whole number"),
+        ({"autoscaling": {"cpu": {"min_workers": 3, "max_workers": 1}}}, "above max_workers"),
+        ({"autoscaling": {"cpu": {"max_workers": -1}}}, "max_workers=-1"),
+        ({"autoscaling": {}}, "must map node type names"),
+        ({"autoscaling": AUTOSCALING, "idle_timeout_s": 0}, "between 1 and 3600"),
+        ({"autoscaling": {"cpu": {"max_workers": 1000}}}, "more than this host can carry"),
+    ],
+)
+def test_bad_autoscaling_is_refused_before_anything_starts(kwargs, says):
+    before = set(os.listdir(os.environ.get("RAY_TMPDIR", "/tmp")))
+    with pytest.raises(ConfigError, match=re.escape(says)):
+        MiniCluster(**kwargs)
+    assert set(os.listdir(os.environ.get("RAY_TMPDIR", "/tmp"))) == before, "nothing started"
+
+
+def test_node_history_reads_its_samples_as_a_hand_count_does():
+    from raykit._autoscale import NodeHistory, NodeSample
+
+    history = NodeHistory.__new__(NodeHistory)  # no thread: samples laid down by hand
+    history.samples = [
+        NodeSample(0.0, {}, 0),
+        NodeSample(0.5, {}, 2),
+        NodeSample(1.0, {"cpu": 1}, 1),
+        NodeSample(1.5, {"cpu": 2}, 0),
+        NodeSample(2.0, {"cpu": 2}, 0),
+        NodeSample(2.5, {"cpu": 1, "big-mem": 1}, 0),
+        NodeSample(3.0, {}, 0),
+    ]
+    assert history.most_workers == 2
+    assert history.first(lambda s: s.worker_count > 0).at_s == 1.0
+    assert history.last(lambda s: s.worker_count > 0).at_s == 2.5
+    table = history.table()
+    # One row per change: the 2.0 s sample repeats the 1.5 s one and is left out.
+    assert list(table["seconds"]) == [0.0, 0.5, 1.0, 1.5, 2.5, 3.0]
+    assert list(table["worker nodes"]) == [0, 0, 1, 2, 2, 0]
+    assert list(table["waiting"]) == [0, 2, 1, 0, 0, 0]
+    assert list(table["big-mem nodes"]) == [0, 0, 0, 0, 1, 0]
+
+
+@pytest.mark.ray_cluster
+def test_autoscaler_adds_nodes_under_load_removes_them_idle_and_leaves_nothing():
+    """Ray's own autoscaler, fake multi-node provider: two 1-CPU tasks on a head with no CPU
+    make it start two `cpu` nodes (not `big-mem`); idle, they go; close() ends everything."""
+    import ray
+
+    saved = os.environ.get("RAY_ADDRESS")
+    mc = MiniCluster(num_cpus=0, autoscaling=AUTOSCALING, idle_timeout_s=3)
+    try:
+        os.environ["RAY_ADDRESS"] = mc.address
+        raykit.init()
+        history = mc.node_history(every_s=0.25)
+
+        @ray.remote(num_cpus=1)
+        def group(seconds):
+            time.sleep(seconds)
+            return ray.get_runtime_context().get_node_labels().get("ray.io/node-group")
+
+        # Each task goes to a `cpu` node, never to `big-mem`, which it would also fit.
+        assert ray.get([group.remote(2) for _ in range(2)], timeout=300) == ["cpu", "cpu"]
+        raykit.wait_until(
+            lambda: not any(n["alive"] for n in mc.autoscaled_nodes()),
+            timeout_s=300,
+            what="the idle nodes to go",
+        )
+        history.stop()
+        started = mc.autoscaled_nodes()
+        assert started and {n["node_type"] for n in started} == {"cpu"}
+        # One node per task is what the autoscaler asks for; the first task may be done on the
+        # first node before the second node is up, and a node that failed to start is replaced.
+        assert 1 <= history.most_workers <= 2, "never more alive than max_workers"
+        assert history.samples[-1].worker_count == 0
+        assert "Removing" in mc.autoscaler_log()
+        # Every node the autoscaler started listens on loopback only, like the head.
+        for proc in mc.processes():
+            try:
+                addresses = {c.laddr.ip for c in proc.net_connections() if c.status == "LISTEN"}
+            except psutil.Error:
+                continue
+            assert addresses <= {"127.0.0.1", "::ffff:127.0.0.1"}, (proc.cmdline(), addresses)
+        raykit.shutdown()
+    finally:
+        if saved is None:
+            os.environ.pop("RAY_ADDRESS", None)
+        else:
+            os.environ["RAY_ADDRESS"] = saved
+        mc.close()
+    assert _mentioning(mc.root) == []
+    assert not Path(mc.root).exists()
+
+
+def test_node_history_needs_a_connected_driver():
+    mc = MiniCluster.__new__(MiniCluster)  # never started: only the argument checks run
+    mc.address = "127.0.0.1:1"
+    mc._finalizer = type("Open", (), {"alive": True})()
+    with pytest.raises(ConfigError, match="connect it first"):
+        mc.node_history()

@@ -82,4 +82,10 @@ WRONG_ANSWERS: dict[str, list[str]] = {
         '    cluster=RayCluster("unused", autoscaling=True,'
         ' worker_groups=[WorkerGroup("cpu", cpu=2, max_replicas=2)]),\n)\n',
     ],
+    "11.autoscale": [
+        # One CPU each and nothing else: a cpu node fits, so the autoscaler starts that type.
+        "big_refs = [crunch.remote(TASK_S) for _ in range(2)]\n",
+        # Two big_mem each: no node type has two, so the request is infeasible.
+        'big_refs = [crunch.options(resources={"big_mem": 2}).remote(TASK_S) for _ in range(2)]\n',
+    ],
 }
