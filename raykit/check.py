@@ -2458,6 +2458,202 @@ def freed_biggest(answer: Any, cache: Any, hint: str | None = None) -> None:
     )
 
 
+# --- token authentication (lesson 10): judged by the dashboard's answers, with and without ------
+# The checks send the learner's headers to Ray's dashboard themselves. No message ever shows a
+# header's value: it holds the cluster's token.
+
+_TOKEN_HEADERS = ("authorization", "x-ray-authorization")  # where Ray's dashboard reads a token
+
+
+def _dashboard_answer(base: str, path: str, headers: dict) -> int:
+    """The HTTP status Ray's dashboard answers ``GET base+path`` with (401 and 403 included)."""
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(f"{base}{path}", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def _dashboard_auth_mode(base: str) -> str | None:
+    """What the dashboard says of its token authentication (``token`` or ``disabled``), from
+    its public ``/api/authentication_mode``; None when it does not say."""
+    import json
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{base}/api/authentication_mode", timeout=30) as response:
+            return json.load(response).get("authentication_mode")
+    except Exception:  # noqa: BLE001  an older dashboard: judged by its answers alone
+        return None
+
+
+def _header_name(name: str) -> str:
+    """A header's name as a message may show it (a long one might be the token itself)."""
+    return repr(name) if len(name) <= 30 else f"a header whose name is {len(name)} characters"
+
+
+def _why_refused(label: str, headers: dict, status: int) -> tuple[str, str]:
+    """What is wrong with ``headers`` that the dashboard refused with ``status``: (problem, hint),
+    from the headers' shape alone, never quoting a value."""
+    from pathlib import Path
+
+    right_form = (
+        "send {'Authorization': f'Bearer {token}'}, with the token `ray get-auth-token` prints."
+    )
+    if status not in (401, 403):
+        return (
+            f"the dashboard answered {status} to a request with {label}, not 200.",
+            "run the check again; if it persists, the dashboard is in trouble: see its logs.",
+        )
+    sent = {name: value for name, value in headers.items() if name.lower() in _TOKEN_HEADERS}
+    if not sent:
+        bearer = [n for n, v in headers.items() if v.startswith("Bearer ") or n.lower() == "bearer"]
+        if bearer:
+            return (
+                f"{label} sends the token in a header named {_header_name(bearer[0])}; the "
+                f"dashboard reads it from 'Authorization' only, so it saw no token ({status}).",
+                right_form,
+            )
+        return (
+            f"{label} has no 'Authorization' header, so the dashboard saw no token ({status}).",
+            right_form,
+        )
+    name, value = next(iter(sent.items()))
+    if not value.startswith("Bearer "):
+        if value.lower().startswith("bearer "):
+            return (
+                f"the dashboard refused {label} ({status}): Ray compares the whole value, and "
+                "wants 'Bearer' with a capital B.",
+                right_form,
+            )
+        if " " not in value.strip():
+            return (
+                f"{label}[{name!r}] holds the token alone; the dashboard wants the word "
+                f"'Bearer', a space, then the token, and refused it ({status}).",
+                right_form,
+            )
+        return (f"{label}[{name!r}] does not start with 'Bearer ' ({status}).", right_form)
+    rest = value[len("Bearer ") :]
+    if rest[:1].isspace():
+        return (
+            f"the dashboard refused {label} ({status}): one space after 'Bearer', no more.",
+            right_form,
+        )
+    try:
+        is_file = Path(rest.strip()).expanduser().is_file()
+    except (OSError, ValueError):
+        is_file = False
+    if is_file:
+        return (
+            f"{label}[{name!r}] holds the path of a file after 'Bearer ', not the token in it, "
+            f"and the dashboard refused it ({status}).",
+            "read the file: Path(...).read_text().strip(), or use `ray get-auth-token`.",
+        )
+    return (
+        f"the dashboard refused the token in {label} ({status}): it is not this cluster's.",
+        "`ray get-auth-token` prints the token Ray uses here (RAY_AUTH_TOKEN, the file "
+        "RAY_AUTH_TOKEN_PATH names, or ~/.ray/auth_token).",
+    )
+
+
+def authenticated(
+    answer: Any,
+    status: Any,
+    path: str = "/api/v0/nodes",
+    dashboard: str | None = None,
+    hint: str | None = None,
+) -> None:
+    """Pass when the dict of HTTP headers ``answer`` gets a request to Ray's dashboard API
+    through: the check sends ``GET path`` (the State API's ``list_nodes`` by default) itself, with
+    those headers and with none, and wants 200 with them (and, when the cluster's token
+    authentication is on, 401 without). ``status`` must be the status the learner's own request
+    got: 200. ``dashboard`` defaults to the connected cluster's. No message shows a header's
+    value, which holds the token."""
+    from ._session import current_dashboard_url
+
+    label, headers = resolve(answer)
+    _require_defined(label, headers, hint)
+    status_label, got = resolve(status)
+    _require_defined(status_label, got, hint)
+    dict_hint = hint or "a dict of header names to values: {'Authorization': f'Bearer {token}'}."
+    if not isinstance(headers, dict):
+        fail(f"{label} is a {type(headers).__name__}, not a dict of HTTP headers.", dict_hint)
+    for name, value in headers.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            fail(
+                f"{label} maps {type(name).__name__} to {type(value).__name__}; HTTP headers "
+                "are text: names and values must be strings.",
+                hint or "decode bytes with .decode(), and build the value with an f-string.",
+            )
+        if "\n" in value or "\r" in value:
+            fail(
+                f"the value of {label}[{_header_name(name)}] holds a line break (the token "
+                "read with its newline?): HTTP cannot send it.",
+                hint or "strip the token: token.strip().",
+            )
+    if dashboard is None:
+        _require_ray("raykit.check.authenticated")
+        dashboard = current_dashboard_url()
+    if not dashboard:
+        fail("this cluster has no dashboard, so there is no API to ask.", hint)
+    base = dashboard.rstrip("/") if "://" in dashboard else f"http://{dashboard.rstrip('/')}"
+    mode = _dashboard_auth_mode(base)
+    try:
+        without = _dashboard_answer(base, path, {})
+    except Exception as exc:  # noqa: BLE001  the dashboard is gone: say so, briefly
+        fail(
+            f"the check could not ask the dashboard at {base} ({type(exc).__name__}).",
+            hint or "is the cluster still running? Run the lesson's cells from the top.",
+        )
+    try:
+        answered = _dashboard_answer(base, path, headers)
+    except ValueError:  # http.client refuses the header; its message quotes the value: not shown
+        fail(
+            f"HTTP cannot send {label}: a header name or value holds a character it refuses.",
+            hint or "header names are plain words ('Authorization'); values are one line of text.",
+        )
+    except Exception as exc:  # noqa: BLE001  never show the request: its headers hold the token
+        fail(
+            f"the check could not ask the dashboard at {base} ({type(exc).__name__}).",
+            hint or "is the cluster still running? Run the lesson's cells from the top.",
+        )
+    auth_on = mode == "token" if mode else without in (401, 403)
+    if auth_on and without != 401:
+        fail(
+            f"the dashboard answered {without} to {path} without a token, not 401: it does not "
+            "ask for one there, so the check cannot judge your headers.",
+            hint or "run the check against this lesson's own cluster.",
+        )
+    if answered != 200:
+        problem, fix = _why_refused(label, headers, answered)
+        fail(problem, hint or fix)
+    if isinstance(got, bool) or not isinstance(got, int):
+        fail(
+            f"{status_label} is a {type(got).__name__}, not an HTTP status (an int).",
+            hint or "keep the number: response.status, or the HTTPError's .code.",
+        )
+    if got != answered:
+        fail(
+            f"{status_label} is {got}, but the dashboard answers {answered} to a request with "
+            f"{label}: keep the status of the request you made with them.",
+            hint or "make the request again with your headers, and keep what it answered.",
+        )
+    if auth_on:
+        passed(
+            f"the dashboard's {path} answered 200 with {label} and {without} without: "
+            f"{label} carries this cluster's token, and {status_label} is 200."
+        )
+    else:
+        passed(
+            f"token authentication is off on this cluster: {path} answered 200 with {label} "
+            f"and {without} without. With it on, a request needs 'Authorization: Bearer <token>'."
+        )
+
+
 # --- KubeRay manifests (lesson 11): judged by validating them and reading their fields -----------
 
 

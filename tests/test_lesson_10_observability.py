@@ -3,23 +3,30 @@
 The lesson tests read the executed copy (run once per session in small mode by the ``executed``
 fixture); measured figures are asserted to be printed, never to fall in a range. The unit tests
 cover ``raykit.metric_value``'s own PromQL subset, ``raykit.plot_metrics``' arguments, and the
-lesson's four checks, each with a right and a wrong input, on a cluster of their own.
+lesson's five checks, each with a right and a wrong input, on a cluster of their own; the token
+check also against a stand-in dashboard that answers as Ray 2.60's does (401, 403, 200).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import socket
+import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import nbformat
 import pandas as pd
 import pytest
+from _http import send_json
 from _tiers import starts_ray
 
 import raykit
 from raykit._observe import evaluate_on_scrape
 from raykit._prometheus import Prometheus
+from raykit._ray_private import token_auth_enabled
 from raykit.check import CheckFailed
 from raykit.exceptions import ConfigError
 
@@ -116,10 +123,53 @@ def test_observability_shows_the_store_spilling_and_what_fills_it(executed):
     assert "store in use after del held: 0.0 MB" in text
 
 
+def _this_hosts_token() -> str:
+    """The token ``ray get-auth-token`` prints here (what the lesson's cluster uses); or ''."""
+    ray_cli = os.path.join(os.path.dirname(sys.executable), "ray")
+    got = subprocess.run([ray_cli, "get-auth-token"], capture_output=True, text=True, timeout=60)
+    return got.stdout.strip() if got.returncode == 0 else ""
+
+
+def test_observability_shows_token_auth_as_a_second_program_meets_it(executed):
+    text = executed.text(LESSON)
+    mode = re.search(r"this cluster's authentication mode: (\w+)", text).group(1)
+    assert re.search(r"ray get-auth-token: (\d+) characters", text), "its length, not the token"
+    # (c) where the token comes from: the file a local cluster writes, compared, never shown.
+    assert re.search(r"\.ray/auth_token: exists (True|False), holds that token: (True|False)", text)
+    token = _this_hosts_token()
+    assert not token or token not in text, "the executed lesson must never show the token"
+    api = "GET /api/v0/nodes"
+    right = re.search(r"the right RAY_AUTH_TOKEN -> (.*)", text).group(1)
+    wrong = re.search(r"a wrong RAY_AUTH_TOKEN -> (.*)", text).group(1)
+    no_mode = re.search(r"right token, no RAY_AUTH_MODE -> (.*)", text).group(1)
+    assert right.startswith("accepted: it sees"), right
+    if mode == "disabled":
+        assert f"{api} without a token: 200" in text
+        assert "token authentication is off on this cluster" in text
+        assert wrong.startswith("accepted") and no_mode.startswith("accepted")
+        return
+    assert mode == "token" and len(token) >= 32, "the cluster's token is this host's"
+    assert "this kernel: RAY_AUTH_MODE = token" in text, "Ray set it when it started the cluster"
+    # (a) the dashboard's REST API: no token 401, a made-up one 403, the exercise's headers 200.
+    assert f"{api} without a token: 401" in text
+    assert f"{api} with a made-up token: 403" in text
+    assert f"{api} with auth_headers: 200" in text
+    assert "the dashboard's /api/v0/nodes answered 200 with `auth_headers` and 401 without" in text
+    # (b) a second driver: in with the right token; refused by the GCS with a wrong one, and with
+    # the right one when RAY_AUTH_MODE is unset (an explicit address does not switch it on).
+    refused = r"refused: Failed to connect to Ray cluster at [\d.]+:\d+: "
+    refused += r"ray\.exceptions\.AuthenticationError: RPC error: InvalidAuthToken"
+    assert re.match(refused, wrong), wrong
+    assert re.match(refused, no_mode), no_mode
+    assert "RAY_AUTH_MODE is currently 'disabled'" in no_mode
+    assert "RAY_AUTH_MODE is currently" not in wrong
+
+
 def test_observability_exercises_pass_with_their_solutions(executed):
     text = executed.text(LESSON)
     for exercise_id in (
         "10.failures-by-function",
+        "10.token",
         "10.find-failed",
         "10.promql-failures",
         "10.free-the-hog",
@@ -130,6 +180,8 @@ def test_observability_exercises_pass_with_their_solutions(executed):
     assert f"{TICK} `bad_task` is the parse_record task that failed" in text
     assert f"{TICK} `failed_query` counts the FAILED tasks of parse_record" in text
     assert f"{TICK} the object `big_id` names is freed" in text
+    if "this cluster's authentication mode: token" in text:
+        assert f"{TICK} the dashboard's /api/v0/nodes answered 200 with `auth_headers`" in text
 
 
 def test_prometheus_binary_is_present_in_ci():
@@ -216,6 +268,132 @@ def test_the_checks_reject_answers_of_the_wrong_kind_with_a_hint():
     assert "not a PromQL expression" in said
     said = _failed(lambda: raykit.check.freed_biggest("ab-12", {}))
     assert "not an object id" in said
+
+
+# --- raykit.check.authenticated against a stand-in dashboard, without Ray ------------------------
+
+STAND_IN_TOKEN = "5eb1d2f0" * 8  # 64 hex digits, as Ray's own tokens
+
+
+class _StandInDashboard(BaseHTTPRequestHandler):
+    """Answers as Ray 2.60's dashboard middleware does (ray/_private/authentication/
+    http_token_authentication.py): /api/authentication_mode is public; with the mode "token",
+    no Authorization (or X-Ray-Authorization) header is 401, a value other than "Bearer <token>"
+    403, the right one 200."""
+
+    def do_GET(self):  # noqa: N802  http.server's name
+        mode = self.server.mode
+        if self.path == "/api/authentication_mode":
+            return send_json(self, 200, {"authentication_mode": mode})
+        self.server.seen.append(dict(self.headers))
+        value = self.headers.get("Authorization") or self.headers.get("X-Ray-Authorization")
+        if mode == "token" and not value:
+            return send_json(self, 401, {"msg": "Unauthorized: Missing authentication token"})
+        if mode == "token" and value.strip() != f"Bearer {STAND_IN_TOKEN}":
+            return send_json(self, 403, {"msg": "Forbidden: Invalid authentication token"})
+        return send_json(self, 200, {"result": True})
+
+    def log_message(self, *args):  # quiet
+        pass
+
+
+@pytest.fixture
+def stand_in_dashboard():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _StandInDashboard)
+    server.mode, server.seen = "token", []
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def _judge(server, headers, status=200):
+    address = f"127.0.0.1:{server.server_address[1]}"
+    return raykit.check.authenticated(headers, status, dashboard=address)
+
+
+def test_authenticated_passes_the_bearer_header_and_says_what_it_measured(
+    stand_in_dashboard, capsys
+):
+    _judge(stand_in_dashboard, {"Authorization": f"Bearer {STAND_IN_TOKEN}"})
+    _judge(stand_in_dashboard, {"X-Ray-Authorization": f"Bearer {STAND_IN_TOKEN}"})
+    printed = capsys.readouterr().out
+    assert printed.count(f"{TICK} the dashboard's /api/v0/nodes answered 200 with") == 2
+    assert "and 401 without" in printed
+    # It asked twice per judgment: once without headers, once with the learner's.
+    assert [
+        bool(h.get("Authorization") or h.get("X-Ray-Authorization"))
+        for h in stand_in_dashboard.seen
+    ] == [False, True, False, True]
+
+
+@pytest.mark.parametrize(
+    "headers, said",
+    [
+        ({}, "has no 'Authorization' header, so the dashboard saw no token (401)"),
+        ({"Authentication": f"Bearer {STAND_IN_TOKEN}"}, "in a header named 'Authentication'"),
+        ({"Bearer": STAND_IN_TOKEN}, "in a header named 'Bearer'"),
+        ({"Authorization": STAND_IN_TOKEN}, "holds the token alone"),
+        ({"Authorization": f"bearer {STAND_IN_TOKEN}"}, "'Bearer' with a capital B"),
+        ({"Authorization": f"Token {STAND_IN_TOKEN}"}, "does not start with 'Bearer '"),
+        ({"Authorization": f"Bearer  {STAND_IN_TOKEN}"}, "one space after 'Bearer', no more"),
+        ({"Authorization": "Bearer " + "0" * 64}, "it is not this cluster's"),
+        ({"Authorization": f"Bearer {STAND_IN_TOKEN}\n"}, "holds a line break"),
+        ({"Authorization": f"Bearer {STAND_IN_TOKEN}".encode()}, "maps str to bytes"),
+        (f"Bearer {STAND_IN_TOKEN}", "is a str, not a dict of HTTP headers"),
+    ],
+    ids=[
+        "none",
+        "wrong-name",
+        "token-as-name-value",
+        "no-bearer",
+        "lower-bearer",
+        "other-scheme",
+        "two-spaces",
+        "wrong-token",
+        "newline",
+        "bytes",
+        "a-string",
+    ],
+)
+def test_authenticated_refuses_wrong_headers_with_a_hint_never_the_token(
+    stand_in_dashboard, headers, said
+):
+    message = _failed(lambda: _judge(stand_in_dashboard, headers))
+    assert said in message, message
+    assert STAND_IN_TOKEN not in message and STAND_IN_TOKEN[:16] not in message
+
+
+def test_authenticated_names_a_token_files_path_and_a_status_not_measured(
+    stand_in_dashboard, tmp_path
+):
+    token_file = tmp_path / "auth_token"
+    token_file.write_text(STAND_IN_TOKEN)
+    said = _failed(lambda: _judge(stand_in_dashboard, {"Authorization": f"Bearer {token_file}"}))
+    assert "the path of a file after 'Bearer ', not the token in it" in said
+    right = {"Authorization": f"Bearer {STAND_IN_TOKEN}"}
+    assert "is 401, but the dashboard answers 200" in _failed(
+        lambda: _judge(stand_in_dashboard, right, status=401)
+    )
+    assert "is a str, not an HTTP status" in _failed(
+        lambda: _judge(stand_in_dashboard, right, status="200")
+    )
+
+
+def test_authenticated_says_when_token_authentication_is_off(stand_in_dashboard, capsys):
+    stand_in_dashboard.mode = "disabled"
+    _judge(stand_in_dashboard, {})
+    assert "token authentication is off on this cluster" in capsys.readouterr().out
+
+
+def test_authenticated_without_a_dashboard_fails_with_a_hint():
+    with socket.socket() as probe:  # a port nothing listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    said = _failed(lambda: raykit.check.authenticated({}, 200, dashboard=f"127.0.0.1:{port}"))
+    assert "could not ask the dashboard" in said
 
 
 # --- the checks against a real cluster: a right and a wrong answer each ------------------------
@@ -311,5 +489,13 @@ def test_the_observability_checks_judge_from_rays_records(metrics_cluster, capsy
     )
     big_id = cache.pop("big").hex()
     raykit.check.freed_biggest(big_id, cache)
+
+    # authenticated, against this cluster's dashboard: the host's token in a Bearer header
+    # passes; the bare token is refused (403) with a hint that does not show it.
+    token = _this_hosts_token()
+    raykit.check.authenticated({"Authorization": f"Bearer {token}"}, 200)
+    if token_auth_enabled():
+        said = _failed(lambda: raykit.check.authenticated({"Authorization": token}, 403))
+        assert "holds the token alone" in said and "(403)" in said and token not in said
     printed = capsys.readouterr().out
-    assert printed.count(TICK) == 4, printed
+    assert printed.count(TICK) == 5, printed

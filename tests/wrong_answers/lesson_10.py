@@ -15,6 +15,30 @@ WRONG_ANSWERS: dict[str, list[str]] = {
         # A snapshot, not a function.
         'failed_by_function = {"read_config": 1}\n',
     ],
+    "10.token": [
+        # The token alone, without the "Bearer " the dashboard wants before it.
+        'auth_headers = {"Authorization": token}\n'
+        "api_status = dashboard_status(NODES_API, auth_headers)\n",
+        # The token file's path, not the token in it.
+        'auth_headers = {"Authorization": f"Bearer {token_file}"}\n'
+        "api_status = dashboard_status(NODES_API, auth_headers)\n",
+        # The right value under a wrong name: the dashboard reads only Authorization.
+        'auth_headers = {"Authentication": f"Bearer {token}"}\n'
+        "api_status = dashboard_status(NODES_API, auth_headers)\n",
+        # "bearer" in lower case: Ray compares the whole value.
+        'auth_headers = {"Authorization": f"bearer {token}"}\n'
+        "api_status = dashboard_status(NODES_API, auth_headers)\n",
+        # The token read with stderr merged in: `ray get-auth-token` ends it with a newline
+        # there, which HTTP cannot send; the status written down instead of measured.
+        "merged = subprocess.check_output(\n"
+        '    [ray_cli, "get-auth-token"], stderr=subprocess.STDOUT, text=True\n'
+        ")\n"
+        'auth_headers = {"Authorization": f"Bearer {merged}"}\n'
+        "api_status = 200\n",
+        # Right headers, but the status of the request made without them.
+        'auth_headers = {"Authorization": f"Bearer {token}"}\n'
+        "api_status = dashboard_status(NODES_API, {})\n",
+    ],
     "10.find-failed": [
         # The whole list of rows kept, not the failed task's row.
         "bad_task = list_tasks(\n"
