@@ -1815,6 +1815,263 @@ def nested_without_holding(
     )
 
 
+# -- streams and shared GPUs (lesson 04): a generator task, fractional GPUs, from Ray's records ---
+
+# Ray records a task's creation and end in whole milliseconds, from two processes: a follow-up
+# created this close before the generator's recorded end counts as created after it.
+_STREAM_SLACK_MS = 20
+_ACTOR_WAIT_S = 60.0
+
+
+def streamed(answer: Any, followups: Any, expected: Any, hint: str | None = None) -> None:
+    """Pass when ``answer`` is the ``ObjectRefGenerator`` of one generator task, which Ray
+    recorded as finished after one attempt, and ``followups`` (a list of ObjectRefs) holds the
+    tasks started on its items as they arrived: Ray created the first of them while the
+    generator task was still running (the creation and end times it recorded), and they
+    returned ``expected``, in order."""
+    import ray
+
+    label, value = resolve(answer)
+    _require_defined(label, value, hint)
+    gen_hint = hint or (
+        "write a function that yields each item, decorate it with @ray.remote (no num_returns), "
+        "call it once with .remote(...) and keep what that returns: an ObjectRefGenerator."
+    )
+    if not isinstance(value, ray.ObjectRefGenerator):
+        if isinstance(value, ray.ObjectRef):
+            what = "one ObjectRef: a task that returns all its items at once, when it ends"
+        elif isinstance(value, list | tuple) and any(isinstance(v, ray.ObjectRef) for v in value):
+            what = f"a list of {len(value)} ObjectRefs, not the stream of one generator task"
+        else:
+            what = f"a {type(value).__name__}, not the ObjectRefGenerator of a generator task"
+        fail(f"{label} is {what}.", gen_hint)
+    f_label, f_value = resolve(followups)
+    _require_defined(f_label, f_value, hint)
+    expected = list(expected)
+    loop_hint = hint or (
+        "start one follow-up task per item inside the loop over the stream, "
+        "`for ref in stream: refs.append(f.remote(ref))`, and keep the refs in order."
+    )
+    refs = _task_refs(f_label, f_value, loop_hint, at_least=2)
+    if len(refs) != len(expected):
+        fail(
+            f"{f_label} holds {len(refs)} refs; the stream has {len(expected)} items, one "
+            "follow-up task each.",
+            loop_hint,
+        )
+    _require_ray("raykit.check.streamed")
+    done = value.completed()  # ready when the generator task has ended
+    if not ray.wait([done], timeout=_TASK_WAIT_S)[0]:
+        fail(
+            f"the generator task behind {label} did not finish within {_TASK_WAIT_S} s.",
+            hint or "make it yield a fixed number of items, then return.",
+        )
+    gen_id = done.task_id().hex()
+    ids = [r.task_id().hex() for r in refs]
+    if gen_id in ids or len(set(ids)) != len(ids):
+        fail(
+            f"{f_label} holds refs the generator itself yielded (or one task's refs twice), not "
+            "one follow-up task per item.",
+            loop_hint,
+        )
+    values = _task_values(refs, f_label, hint)
+    for index, (got, want) in enumerate(zip(values, expected, strict=True)):
+        if got != want:
+            fail(
+                f"the task behind {f_label}[{index}] returned {got!r:.40}, not {want!r:.40}.",
+                hint
+                or "hand each item to the follow-up task as it is (pass the ref itself), in "
+                "the order the stream yields them.",
+            )
+    records = _records_by_id([gen_id, *ids], done=True)
+    gen = records.get(gen_id)
+    created = [records[t].creation_time_ms for t in ids if t in records]
+    if gen is None or gen.end_time_ms is None or None in created or len(created) != len(ids):
+        fail(
+            f"Ray's State API has not reported the generator task behind {label} and every "
+            f"task in {f_label} with their times yet.",
+            "run this check again in a moment.",
+        )
+    if gen.state != "FINISHED" or gen.attempt_number:
+        fail(
+            f"Ray recorded the generator task behind {label} as {gen.state} after "
+            f"{gen.attempt_number + 1} attempt(s); the exercise wants it to run once, to its end.",
+            hint or "make the generator yield every item without raising.",
+        )
+    first = min(created)
+    if first > gen.end_time_ms - _STREAM_SLACK_MS:
+        fail(
+            f"Ray created the first task in {f_label} {(first - gen.end_time_ms) / 1e3:+.3f} s "
+            f"after the generator task behind {label} ended (the times Ray recorded): the items "
+            "were handed on once the stream was over, not as they came.",
+            hint
+            or "start each follow-up inside `for ref in stream:`, not after list(stream), and "
+            "let the generator pause (time.sleep) before each yield, so that it is still "
+            "running while you hand its first items on.",
+        )
+    ran_s = (gen.end_time_ms - (gen.start_time_ms or gen.creation_time_ms)) / 1e3
+    passed(
+        f"Ray ran {gen.func_or_class_name} once, as one generator task of {ran_s:.2f} s; the first "
+        f"task in {f_label} was created {(gen.end_time_ms - first) / 1e3:.2f} s before it ended, "
+        f"and the {len(refs)} follow-ups returned the right values."
+    )
+
+
+def _actor_records(actor_ids: list[str]) -> dict:
+    """Ray's record (State API, with detail) of each actor in ``actor_ids``, by id."""
+    from ray.util.state import list_actors
+
+    from ._session import state_api_address
+
+    found = {}
+    for actor in actor_ids:
+        rows = list_actors(
+            address=state_api_address(),
+            filters=[("actor_id", "=", actor)],
+            detail=True,
+            raise_on_missing_output=False,
+        )
+        if rows:
+            found[actor] = rows[0]
+    return found
+
+
+def gpus_shared(answer: Any, count: int, per_gpu: int = 2, hint: str | None = None) -> None:
+    """Pass when ``answer`` is a list of ``count`` actor handles, each alive and holding
+    ``1 / per_gpu`` of a GPU as Ray recorded what it required (State API), and the GPU ids the
+    actors were given (``ray.get_gpu_ids()``, asked in each actor) put exactly ``per_gpu`` of
+    them on every GPU they use. A failed check stops the answer's actors, so that their GPUs are
+    free for the next try."""
+    from collections import Counter
+
+    import ray
+    from ray.actor import ActorClass, ActorHandle
+
+    from ._actors import actor_id
+    from ._wait import wait_until
+    from .exceptions import ConfigError
+
+    for name, number, least in (("count", count, 1), ("per_gpu", per_gpu, 2)):
+        if isinstance(number, bool) or not isinstance(number, int) or number < least:
+            raise ConfigError(f"{name}={number!r} must be a whole number, {least} or more.")
+    label, value = resolve(answer)
+    _require_defined(label, value, hint)
+    share = 1 / per_gpu
+    share_hint = hint or (
+        f"ask for a share of a GPU when you start each actor: "
+        f"MyActor.options(num_gpus={share:g}).remote(), {per_gpu} of them to one GPU."
+    )
+    handles = list(value) if isinstance(value, list | tuple) else [value]
+    if any(isinstance(h, ActorClass) for h in handles):
+        fail(f"{label} holds an actor class, not actors.", share_hint)
+    if not isinstance(value, list | tuple) or not all(isinstance(h, ActorHandle) for h in handles):
+        fail(
+            f"{label} is a {type(value).__name__}, not a list of actor handles.",
+            hint or f"keep the handles: [MyActor.options(...).remote() for _ in range({count})].",
+        )
+    _require_ray("raykit.check.gpus_shared")
+
+    def stop(problem: str, fix: str | None) -> NoReturn:
+        for handle in handles:
+            try:
+                ray.kill(handle)
+            except Exception:  # noqa: BLE001 - an actor already gone has nothing to stop
+                pass
+        fail(f"{problem} The check stopped these actors, so what they held is free again.", fix)
+
+    if len(handles) != count:
+        stop(f"{label} holds {len(handles)} actors; the exercise starts {count}.", share_hint)
+    ids = [actor_id(h) for h in handles]
+
+    records: dict = {}
+
+    def reported() -> bool:
+        records.update(_actor_records([i for i in ids if i not in records]))
+        return len(records) == len(ids)
+
+    wait_until(reported, timeout_s=_PATTERN_WAIT_S, every_s=0.25, raise_on_timeout=False)
+    if len(records) != len(ids):
+        fail(
+            f"Ray's State API has no record of {len(ids) - len(records)} of the actors in {label}.",
+            "run your exercise cell again, then this check.",
+        )
+    asks = [(records[i].required_resources or {}).get("GPU", 0) for i in ids]
+    if not all(asks):
+        stop(
+            f"{asks.count(0)} of the actors in {label} ask for no GPU (Ray's record: "
+            "required_resources), so the scheduler gives them none.",
+            share_hint,
+        )
+    wrong = sorted({a for a in asks if abs(a - share) > 1e-9})
+    if wrong:
+        shown = " or ".join(f"{a:g}" for a in wrong)
+        stop(
+            f"the actors in {label} ask for {shown} GPU each (Ray's record: required_resources); "
+            f"{per_gpu} to a GPU is {share:g} each.",
+            share_hint,
+        )
+    # An actor that asks for any resource also holds 1 CPU for its life unless it says otherwise:
+    # on a small cluster, the CPUs run out before the GPUs do.
+    cpus = sum((records[i].required_resources or {}).get("CPU", 0) for i in ids)
+    total_cpus = ray.cluster_resources().get("CPU", 0)
+    if cpus > total_cpus + 1e-9:
+        stop(
+            f"the actors in {label} ask for {cpus:g} CPUs in all, held for their whole life "
+            f"(Ray's record: required_resources), and the cluster has {total_cpus:g}: they "
+            "cannot all run.",
+            hint
+            or "an actor that asks for a GPU also holds 1 CPU unless told otherwise: ask for "
+            f"num_cpus=0 as well, .options(num_gpus={share:g}, num_cpus=0).",
+        )
+    states: dict = {}
+
+    def all_alive() -> bool:
+        states.update({i: r.state for i, r in _actor_records(ids).items()})
+        return all(states.get(i) == "ALIVE" for i in ids)
+
+    wait_until(all_alive, timeout_s=_ACTOR_WAIT_S, every_s=0.5, raise_on_timeout=False)
+    waiting = [states.get(i) for i in ids if states.get(i) != "ALIVE"]
+    if waiting:
+        free = ray.available_resources()
+        stop(
+            f"{len(waiting)} of the actors in {label} were not running after {_ACTOR_WAIT_S:g} s "
+            f"(states {', '.join(sorted(set(map(str, waiting))))}; {free.get('GPU', 0):g} GPU "
+            f"and {free.get('CPU', 0):g} CPU free).",
+            hint
+            or "other actors may still hold the GPUs or CPUs yours need: stop them with "
+            "ray.kill(actor), then start yours again.",
+        )
+
+    def gpu_view(_actor: Any) -> tuple:  # runs inside each actor (Ray's __ray_call__)
+        import os
+
+        import ray
+
+        node = ray.get_runtime_context().get_node_id()
+        return node, [str(g) for g in ray.get_gpu_ids()], os.environ.get("CUDA_VISIBLE_DEVICES")
+
+    try:
+        views = ray.get([h.__ray_call__.remote(gpu_view) for h in handles], timeout=_ACTOR_WAIT_S)
+    except ray.exceptions.RayError as exc:
+        stop(f"asking the actors in {label} for their GPU ids failed ({type(exc).__name__}).", hint)
+    if any(len(gpus) != 1 for _, gpus, _ in views):
+        given = sorted({tuple(gpus) for _, gpus, _ in views})
+        stop(f"the actors in {label} were given GPU ids {given}, not one GPU each.", share_hint)
+    per = Counter((node, gpus[0]) for node, gpus, _ in views)
+    nodes = {node for node, _ in per}
+
+    def gpu_name(key: tuple) -> str:
+        return f"GPU {key[1]}" + (f" of node {key[0][:8]}" if len(nodes) > 1 else "")
+
+    shared = ", ".join(f"{gpu_name(k)}: {n} actors" for k, n in sorted(per.items()))
+    if any(n != per_gpu for n in per.values()):
+        stop(f"the actors in {label} share GPUs unevenly ({shared}).", share_hint)
+    passed(
+        f"the {count} actors in {label} each hold {share:g} GPU (Ray's record), {per_gpu} to a "
+        f"GPU by the ids ray.get_gpu_ids() gives in each: {shared}."
+    )
+
+
 # -- lesson 00 (welcome): tasks of the learner's own function, judged from Ray's task records ----
 
 

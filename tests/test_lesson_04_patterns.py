@@ -42,17 +42,30 @@ def test_04_patterns_prints_its_measurements_and_verdicts(executed):
     assert images, "the chunk-size sweep is plotted"
 
     # The exercises: blank in the committed lesson, so the kit's solutions fill in and say so.
-    for exercise in ("04.batch", "04.back-pressure", "04.coordinator"):
+    for exercise in ("04.batch", "04.back-pressure", "04.stream", "04.coordinator", "04.gpu-share"):
         assert f"{TICK} {exercise}: passed with the kit's solution" in text
     assert f"{TICK} Ray ran 10 tasks of square_chunk for `chunk_refs`, one per chunk" in text
     assert f"{TICK} `squares` is right." in text
     assert re.search(r"at most [23] of the 6 tasks in `throttled_refs` were in flight", text)
     assert f"{TICK} `throttled_results` holds the right 6 items." in text
     assert "the 2 tasks in `coordinator_refs` finished holding no GPU" in text
+    assert re.search(
+        r"Ray ran slow_squares once, as one generator task of [\d.]+ s; the first task in "
+        r"`doubled` was created [\d.]+ s before it ended, and the 5 follow-ups returned",
+        text,
+    )
+    assert (
+        "the 4 actors in `embedders` each hold 0.5 GPU (Ray's record), 2 to a GPU by the ids "
+        "ray.get_gpu_ids() gives in each: GPU 0: 2 actors, GPU 1: 2 actors." in text
+    )
 
     # Pipelining with ray.wait.
     assert re.search(r"finished in order:  \[[\d, ]+\]", text)
     assert re.search(r"saved -?[\d.]+ s of [\d.]+ s \([\d.]+x\)", text)
+
+    # Streaming: the items arrive one by one, the first long before Ray recorded the task's end.
+    _streaming_figures(text)
+    _queue_figures(text)
 
     # Nested tasks: the CPU case's observed verdict; the GPU case hangs, is cancelled, is fixed.
     assert re.search(r"\d+ of \d+ parents finished on \d+ CPUs", text)
@@ -62,6 +75,9 @@ def test_04_patterns_prints_its_measurements_and_verdicts(executed):
     assert "parents: ['cancelled', 'cancelled']" in text
     assert "GPUs free again: 2 of 2" in text
     assert "coordinators finished with sums [1, 1]" in text
+
+    # Fractional GPUs: two half-GPU actors to each id, one more waits, and the GPUs come back.
+    _gpu_figures(text)
 
     # Serialization: state lost silently, then kept; caught by a round-trip test.
     assert "in a task: latency: n=0, total=0.0" in text
@@ -79,6 +95,67 @@ def test_04_patterns_prints_its_measurements_and_verdicts(executed):
         text,
     )
     assert re.search(r"the process pool beat Ray at \d+ of \d+ sizes", text)
+
+
+N_STREAM, STEP_S = 5, 0.1  # the lesson's sizes in small mode
+
+
+def _streaming_figures(text: str) -> None:
+    assert re.search(r"ObjectRefGenerator back from \.remote\(\) after [\d.]+ s", text)
+    arrived = [
+        (int(item), float(s))
+        for item, s in re.findall(r"item +(\d+) arrived after ([\d.]+) s", text)
+    ]
+    assert [item for item, _ in arrived] == [i * i for i in range(N_STREAM)]
+    times = [s for _, s in arrived]
+    assert times == sorted(times), "one after the other"
+    assert times[0] >= STEP_S - 0.01, "no item before the source's first sleep"
+    assert "Ray's record: 1 task, read_streaming, FINISHED, pid" in text
+    first, ended = map(
+        float,
+        re.search(r"first item after ([\d.]+) s; the task ended after ([\d.]+) s", text).groups(),
+    )
+    assert first == times[0]
+    assert ended >= N_STREAM * STEP_S - 0.01, "the task slept N_STREAM times before it ended"
+    gap = float(re.search(r"had its first item ([\d.]+) s before the generator ended", text)[1])
+    assert abs(gap - (ended - first)) <= 0.011, "the gap is the end less the first arrival"
+    assert gap > 0
+    plain = re.search(r"a plain task: all (\d+) items at once, after ([\d.]+) s", text)
+    assert int(plain[1]) == N_STREAM and float(plain[2]) >= N_STREAM * STEP_S - 0.01
+
+
+def _queue_figures(text: str) -> None:
+    import ast
+    import statistics
+
+    assert re.search(r"the first hand-over, as the two actors started: [\d.]+ ms", text)
+    got = ast.literal_eval(re.search(r"the collector got, in this order: (\[.*\])", text)[1])
+    assert sorted(got) == sorted(f"{p}{i}" for p in "ab" for i in range(N_STREAM))
+    for producer in "ab":  # first in, first out: each producer's items in the order it put them
+        assert [g for g in got if g[0] == producer] == [f"{producer}{i}" for i in range(N_STREAM)]
+    waited = re.search(r"put to get \(ms\): (\[.*\]); median ([\d.]+) ms", text)
+    assert f"{statistics.median(ast.literal_eval(waited[1])):.1f}" == waited[2]
+    assert re.search(r"actor _QueueActor +ALIVE  pid \d+", text), "the queue is an actor"
+    assert re.search(r"actor Collector +ALIVE  pid \d+", text)
+
+
+def _gpu_figures(text: str) -> None:
+    import ast
+    import collections
+    import glob
+
+    views = [ast.literal_eval(v) for v in re.findall(r"^(\{'pid': .*\})$", text, re.M)]
+    assert len(views) == 4
+    for view in views:  # one GPU id each, the one CUDA_VISIBLE_DEVICES names
+        assert len(view["gpu_ids"]) == 1 and view["CUDA_VISIBLE_DEVICES"] == view["gpu_ids"][0]
+    per_id = dict(collections.Counter(v["gpu_ids"][0] for v in views))
+    assert per_id == {"0": 2, "1": 2}
+    assert f"actors per GPU id: {per_id}" in text
+    assert "GPUs free: 0 of 2" in text
+    assert "actor 5 after 3 s: PENDING_CREATION" in text
+    assert text.count("GPUs free again: 2 of 2") == 3, "after the deadlock, the demo, the exercise"
+    devices = glob.glob("/dev/nvidia[0-9]*") or "none"
+    assert f"NVIDIA devices on this host: {devices}" in text
 
 
 # --- the checks of the lesson's exercises, on a cluster of 2 CPUs and 2 pretend GPUs -----------
@@ -253,3 +330,171 @@ def test_nested_without_holding_blank_and_bad_arguments():
         check.nested_without_holding([], timeout_s=0)
     with pytest.raises(raykit.ConfigError, match="resource=''"):
         check.nested_without_holding([], resource="")
+
+
+# --- streaming generators and shared GPUs (04.stream, 04.gpu-share) -----------------------------
+
+
+@ray.remote
+def slow_gen(n, seconds=0.15):
+    for i in range(n):
+        time.sleep(seconds)
+        yield i * i
+
+
+@ray.remote
+def double(x):
+    return 2 * x
+
+
+@ray.remote
+def all_at_once(n):
+    return [i * i for i in range(n)]
+
+
+DOUBLED = [2 * i * i for i in range(4)]
+
+
+def test_streamed_passes_follow_ups_started_as_items_arrive(gpu_cluster, capsys):
+    start = time.time()
+    stream = slow_gen.remote(4)
+    refs, created = [], []
+    for ref in stream:
+        refs.append(double.remote(ref))
+        created.append(time.time())
+    check.streamed(stream, refs, DOUBLED)
+    out = capsys.readouterr().out
+    match = re.search(
+        r"Ray ran slow_gen once, as one generator task of ([\d.]+) s; the first task in your "
+        r"answer was created ([\d.]+) s before it ended, and the 4 follow-ups returned",
+        out,
+    )
+    assert match, out
+    ran_s, ahead_s = map(float, match.groups())
+    # The driver's own clock agrees with Ray's records: the task slept 4 x 0.15 s, and the first
+    # follow-up came after one sleep, three sleeps before the end.
+    assert ran_s >= 4 * 0.15 - 0.01
+    assert ahead_s >= 3 * 0.15 - 0.05
+    assert created[0] - start < created[-1] - start - 2 * 0.15
+
+
+def test_streamed_fails_follow_ups_started_after_the_stream_ended(gpu_cluster):
+    stream = slow_gen.remote(4)
+    every_ref = list(stream)  # waits for the generator's end
+    refs = [double.remote(ref) for ref in every_ref]
+    with pytest.raises(CheckFailed, match=r"s after the generator task behind your answer ended"):
+        check.streamed(stream, refs, DOUBLED)
+
+
+def test_streamed_fails_what_is_not_one_generator_task(gpu_cluster):
+    one_ref = all_at_once.remote(4)
+    with pytest.raises(CheckFailed, match="is one ObjectRef: a task that returns all its items"):
+        check.streamed(one_ref, [double.remote(x) for x in ray.get(one_ref)], DOUBLED)
+    fixed = slow_gen.options(num_returns=4).remote(4)
+    with pytest.raises(CheckFailed, match="a list of 4 ObjectRefs") as info:
+        check.streamed(fixed, [double.remote(r) for r in fixed], DOUBLED)
+    assert "no num_returns" in info.value.hint
+    with pytest.raises(CheckFailed, match="a list, not the ObjectRefGenerator"):
+        check.streamed([0, 1, 4, 9], [], DOUBLED)
+
+
+def test_streamed_fails_wrong_follow_ups(gpu_cluster):
+    stream = slow_gen.remote(4, 0.01)
+    own_refs = list(stream)
+    with pytest.raises(CheckFailed, match="refs the generator itself yielded"):
+        check.streamed(stream, own_refs, DOUBLED)
+    stream = slow_gen.remote(4, 0.01)
+    squares = [square.remote(ref) for ref in stream]  # square, not double
+    with pytest.raises(CheckFailed, match=re.escape("[1] returned 1, not 2")):
+        check.streamed(stream, squares, DOUBLED)
+    stream = slow_gen.remote(4, 0.01)
+    with pytest.raises(CheckFailed, match="holds 3 refs; the stream has 4 items"):
+        check.streamed(stream, [double.remote(ref) for ref in stream][:3], DOUBLED)
+    with pytest.raises(CheckFailed, match="values, not the ObjectRefs"):
+        check.streamed(slow_gen.remote(2, 0.01), [0, 2], [0, 2])
+
+
+def test_streamed_blank_answer():
+    with pytest.raises(CheckFailed, match="`stream_never_defined` is not defined yet"):
+        check.streamed("stream_never_defined", "doubled_never_defined", DOUBLED)
+
+
+@ray.remote(num_gpus=1, num_cpus=0)
+class Model:
+    def gpu_ids(self):
+        return [str(g) for g in ray.get_gpu_ids()]
+
+
+def _gpus_free_again() -> None:
+    raykit.wait_until(
+        lambda: ray.available_resources().get("GPU", 0) == 2,
+        timeout_s=60,
+        what="the test actors' GPUs coming back",
+    )
+
+
+def test_gpus_shared_passes_two_actors_to_each_gpu(gpu_cluster, capsys):
+    actors = [Model.options(num_gpus=0.5).remote() for _ in range(4)]
+    try:
+        check.gpus_shared(actors, count=4, per_gpu=2)
+        out = capsys.readouterr().out
+        # The actors' own answer, asked through their method, gives the same sharing.
+        ids = [g for gpus in ray.get([a.gpu_ids.remote() for a in actors]) for g in gpus]
+        shared = ", ".join(f"GPU {g}: {ids.count(g)} actors" for g in sorted(set(ids)))
+        assert shared == "GPU 0: 2 actors, GPU 1: 2 actors"
+        assert (
+            "the 4 actors in your answer each hold 0.5 GPU (Ray's record), 2 to a GPU by the "
+            f"ids ray.get_gpu_ids() gives in each: {shared}." in out
+        )
+    finally:
+        for actor in actors:
+            ray.kill(actor)
+        _gpus_free_again()
+
+
+@pytest.mark.parametrize(
+    "options, count, problem",
+    [
+        ({}, 4, "ask for 1 GPU each"),
+        ({"num_gpus": 0.25}, 4, "ask for 0.25 GPU each"),
+        ({"num_gpus": 0}, 4, "4 of the actors in your answer ask for no GPU"),
+        ({"num_gpus": 0.5}, 2, "holds 2 actors; the exercise starts 4"),
+        # A CPU each, for life, on a cluster of 2 CPUs: only two of the four could run.
+        ({"num_gpus": 0.5, "num_cpus": 1}, 4, "ask for 4 CPUs in all, held for their whole life"),
+    ],
+)
+def test_gpus_shared_wrong_answers_fail_and_stop_the_actors(gpu_cluster, options, count, problem):
+    actors = [Model.options(**options).remote() for _ in range(count)]
+    with pytest.raises(CheckFailed, match=re.escape(problem)) as info:
+        check.gpus_shared(actors, count=4, per_gpu=2)
+    assert "The check stopped these actors" in info.value.problem
+    assert "num_gpus=0.5" in info.value.hint
+    for actor in actors:
+        assert raykit.wait_for_actor(actor, "DEAD", timeout_s=30).state == "DEAD"
+    _gpus_free_again()
+
+
+def test_gpus_shared_fails_actors_that_find_no_gpu_free(gpu_cluster, monkeypatch):
+    monkeypatch.setattr(check, "_ACTOR_WAIT_S", 3.0)
+    holder = Model.remote()  # keeps one GPU, so only two of the four halves fit
+    ray.get(holder.gpu_ids.remote())
+    actors = [Model.options(num_gpus=0.5).remote() for _ in range(4)]
+    try:
+        with pytest.raises(CheckFailed, match="2 of the actors in your answer were not running"):
+            check.gpus_shared(actors, count=4, per_gpu=2)
+    finally:
+        ray.kill(holder)
+        _gpus_free_again()
+
+
+def test_gpus_shared_blank_and_bad_arguments():
+    with pytest.raises(CheckFailed, match="not defined yet"):
+        check.gpus_shared("embedders_never_defined", count=4)
+    with pytest.raises(CheckFailed, match="holds an actor class, not actors"):
+        check.gpus_shared([Model], count=1)
+    with pytest.raises(CheckFailed, match="not a list of actor handles"):
+        check.gpus_shared([1, 2], count=2)
+    with pytest.raises(raykit.ConfigError, match="count=0"):
+        check.gpus_shared([], count=0)
+    with pytest.raises(raykit.ConfigError, match="per_gpu=1"):
+        check.gpus_shared([], count=2, per_gpu=1)

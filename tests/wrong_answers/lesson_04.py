@@ -42,4 +42,32 @@ WRONG_ANSWERS: dict[str, list[str]] = {
         "@ray.remote\ndef coordinator(i):\n    return sum(range(2))\n\n\n"
         "coordinator_refs = [coordinator.remote(i) for i in range(N_FAKE_GPUS)]\n",
     ],
+    "04.stream": [
+        # Every ref taken first: the follow-ups start only once the generator has ended.
+        "@ray.remote\ndef slow_squares(n):\n    for i in range(n):\n"
+        "        time.sleep(STEP_S)\n        yield i * i\n\n\n"
+        "stream = slow_squares.remote(N_STREAM)\n"
+        "every_ref = list(stream)\n"
+        "doubled = [double.remote(ref) for ref in every_ref]\n",
+        # A plain task that returns the whole list: nothing streams.
+        "@ray.remote\ndef slow_squares(n):\n    squares = []\n    for i in range(n):\n"
+        "        time.sleep(STEP_S)\n        squares.append(i * i)\n    return squares\n\n\n"
+        "stream = slow_squares.remote(N_STREAM)\n"
+        "doubled = [double.remote(x) for x in ray.get(stream)]\n",
+        # num_returns set on a generator: a list of refs, all ready only at the task's end.
+        "@ray.remote\ndef slow_squares(n):\n    for i in range(n):\n"
+        "        time.sleep(STEP_S)\n        yield i * i\n\n\n"
+        "stream = slow_squares.options(num_returns=N_STREAM).remote(N_STREAM)\n"
+        "doubled = [double.remote(ref) for ref in stream]\n",
+    ],
+    "04.gpu-share": [
+        # The class as it is: a whole GPU each, so half of them wait for one.
+        "embedders = [Embedder.remote() for _ in range(2 * N_FAKE_GPUS)]\n",
+        # A quarter each: they fit, but four to a GPU, not two.
+        "embedders = [Embedder.options(num_gpus=0.25).remote() for _ in range(2 * N_FAKE_GPUS)]\n",
+        # No GPU at all: nothing to share.
+        "embedders = [Embedder.options(num_gpus=0).remote() for _ in range(2 * N_FAKE_GPUS)]\n",
+        # Half a GPU each, but one actor per GPU: half the GPUs' room left unused.
+        "embedders = [Embedder.options(num_gpus=0.5).remote() for _ in range(N_FAKE_GPUS)]\n",
+    ],
 }
