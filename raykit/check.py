@@ -3259,9 +3259,7 @@ def scaled_for(
     started. Read from Ray's State API: each task's required resources and node, and each
     node's ``ray.io/node-group`` label. A request that no node type can meet fails at once,
     with what the types offer."""
-    import ray
-
-    from ._autoscale import NODE_GROUP_LABEL, WAITING_FOR_A_NODE
+    from ._autoscale import WAITING_FOR_A_NODE
     from ._wait import wait_until
 
     label, value = resolve(answer)
@@ -3300,11 +3298,9 @@ def scaled_for(
     failed = [r for r in records.values() if r.state == "FAILED"]
     if failed:
         fail(f"{len(failed)} of the tasks in {label} failed: {failed[0].error_type}.", hint)
+    # The node type of each node the autoscaler started; any other node is one started by hand.
     started = {n["node_id"]: n["node_type"] for n in cluster.autoscaled_nodes()}
-    labels = {n["NodeID"]: n.get("Labels", {}).get(NODE_GROUP_LABEL) for n in ray.nodes()}
-    placed = [
-        started.get(r.node_id) or labels.get(r.node_id) or "the head" for r in records.values()
-    ]
+    placed = [started.get(r.node_id, "hand-started (not autoscaled)") for r in records.values()]
     wrong = sorted({p for p in placed if p != node_type})
     if wrong:
         fail(
