@@ -787,7 +787,9 @@ class MiniCluster:
         """
         types = {
             name: {
-                "resources": dict(t["resources"]),
+                # The provider gives each node this store; left out, Ray would size it at 30%
+                # of the host's RAM, once per node, whoever else is on the host.
+                "resources": {**t["resources"], "object_store_memory": DEFAULT_OBJECT_STORE},
                 # What KubeRay gives a worker group's Pods, so that tasks and the kit's views
                 # can tell the node types apart (the fake provider sets no label of its own).
                 "labels": {NODE_GROUP_LABEL: name},

@@ -443,6 +443,10 @@ def test_autoscaler_adds_nodes_under_load_removes_them_idle_and_leaves_nothing()
         history.stop()
         started = mc.autoscaled_nodes()
         assert started and {n["node_type"] for n in started} == {"cpu"}
+        # Each node the autoscaler started has the cluster's per-node store, not 30% of the RAM.
+        from raykit._minicluster import DEFAULT_OBJECT_STORE
+
+        assert {n["resources"]["object_store_memory"] for n in started} == {DEFAULT_OBJECT_STORE}
         # One node per task is what the autoscaler asks for; the first task may be done on the
         # first node before the second node is up, and a node that failed to start is replaced.
         assert 1 <= history.most_workers <= 2, "never more alive than max_workers"
