@@ -15,16 +15,9 @@ from _tiers import starts_ray
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 
-# This repository's CI keeps the KubeRay CRDs in ../shared beside the checkout, and hands them
-# over the way a user would: through RAYKIT_KUBERAY_CRDS, which raykit.kuberay.crds() reads
-# first. A user's clone has no ../shared: the lookup goes on to the cache, a cluster, a download.
-SHARED_CRDS = ROOT.parent / "shared" / "kuberay" / "crds"
-if not os.environ.get("RAYKIT_KUBERAY_CRDS") and SHARED_CRDS.is_dir():
-    os.environ["RAYKIT_KUBERAY_CRDS"] = str(SHARED_CRDS)
-# KubeRay's own sample manifests of that release, the same way (tests/test_kuberay_samples.py).
-SHARED_SAMPLES = SHARED_CRDS.parent / "samples"
-if not os.environ.get("RAYKIT_KUBERAY_SAMPLES") and SHARED_SAMPLES.is_dir():
-    os.environ["RAYKIT_KUBERAY_SAMPLES"] = str(SHARED_SAMPLES)
+# The KubeRay CRDs and samples reach the tests only through the kit's own lookup
+# (raykit.kuberay.crds(): RAYKIT_KUBERAY_CRDS, the cache, a download; RAYKIT_KUBERAY_SAMPLES);
+# without them those tests skip and say why. This repository's CI sets the variables (.ci/run).
 
 # Every Ray cluster the suite starts (in this process, in notebook kernels, in subprocesses) keeps
 # its sockets and logs under this folder, so its processes can be told apart from anyone else's

@@ -1,7 +1,7 @@
 """raykit.kuberay.validate on KubeRay's own samples: manifests the API server and operator accept.
 
 The samples are not in this repository. ``RAYKIT_KUBERAY_SAMPLES`` names a folder of them (KubeRay
-1.7.0's ``ray-operator/config/samples``); this repository's CI sets it from ../shared, as it does
+1.7.0's ``ray-operator/config/samples``); this repository's CI sets it (.ci/run), as it does
 ``RAYKIT_KUBERAY_CRDS``. Without it these tests skip and say so.
 """
 
