@@ -479,6 +479,9 @@ def test_gpus_shared_fails_actors_that_find_no_gpu_free(gpu_cluster, monkeypatch
     holder = Model.remote()  # keeps one GPU, so only two of the four halves fit
     ray.get(holder.gpu_ids.remote())
     actors = [Model.options(num_gpus=0.5).remote() for _ in range(4)]
+    # Wait for the two that fit to be up (a worker start can take longer than the check's
+    # shortened wait on a loaded host), so exactly the two without a GPU are left pending.
+    ray.wait([a.gpu_ids.remote() for a in actors], num_returns=2, timeout=120)
     try:
         with pytest.raises(CheckFailed, match="2 of the actors in your answer were not running"):
             check.gpus_shared(actors, count=4, per_gpu=2)
