@@ -2398,15 +2398,20 @@ def dataset_rows(
     other column of ``expected`` the same values (numbers up to ``rel_tol``). Columns that only
     ``answer`` has are ignored. The check runs the Dataset (``to_pandas()``) as a consumer would."""
     label, dataset = _dataset(answer, hint)
+    got = _run_to_pandas(label, dataset, hint)
+    _same_rows(label, got, expected, key, rel_tol, hint)
+    passed(f"{label} gives the expected {len(expected)} rows.")
+
+
+def _run_to_pandas(label: str, dataset: Any, hint: str | None) -> Any:
+    """Run the learner's Dataset as a consumer would; its failure in a Ray task is a CheckFailed."""
     try:
-        got = dataset.to_pandas()
+        return dataset.to_pandas()
     except Exception as exc:  # the learner's function failed in a Ray task or actor
         fail(
             f"running {label} failed with {_first_line(exc)}",
             hint or f"run {label.strip('`')}.take(2) yourself to see the whole error.",
         )
-    _same_rows(label, got, expected, key, rel_tol, hint)
-    passed(f"{label} gives the expected {len(expected)} rows.")
 
 
 def wrote_parquet(
@@ -2449,6 +2454,66 @@ def wrote_parquet(
     passed(
         f"{label} was written by Ray Data, {len(files)} file(s); {where}, read back here, "
         f"hold the expected {len(expected)} rows."
+    )
+
+
+# -- Ray Data joins (lesson 06): judged from the Dataset's plan (a Join step) and its rows -------
+
+
+def dataset_join(
+    answer: Any,
+    expected: Any,
+    key: str,
+    rel_tol: float = 1e-6,
+    hint: str | None = None,
+) -> None:
+    """Pass when ``answer`` is a Ray Data ``Dataset`` whose plan joins two datasets (a ``Join``
+    step: ``Dataset.join`` ran in Ray Data, not a merge in pandas) and whose rows, when run, are
+    those of ``expected``: a pandas DataFrame computed independently (with ``pandas.merge``),
+    one row per value of its ``key`` column, compared as in :func:`dataset_rows` (numbers up to
+    ``rel_tol``; columns only ``answer`` has are ignored). The files the plan reads are not
+    compared: ``Dataset.input_files()`` lists none once a plan joins or aggregates."""
+    import re
+
+    import pandas as pd
+    from ray.data.dataset import MaterializedDataset
+
+    from .exceptions import ConfigError
+
+    if not isinstance(expected, pd.DataFrame) or key not in expected.columns:
+        raise ConfigError(
+            f"expected must be a pandas DataFrame with the key column {key!r}; got "
+            f"{type(expected).__name__}."
+        )
+    label, dataset = _dataset(answer, hint)
+    join_hint = hint or (
+        "join in Ray Data: left.join(right, join_type='inner', num_partitions=2, on=('key',)) "
+        "shuffles both sides by the key; a merge done in pandas, or a lookup inside a map "
+        "function, leaves no Join step in the plan."
+    )
+    if isinstance(dataset, MaterializedDataset):
+        fail(
+            f"{label} is a materialized dataset (made by .materialize(), or from data this "
+            "process held, such as from_pandas): it holds rows, not the plan that joined them.",
+            join_hint,
+        )
+    text, plan = _physical_plan(dataset)
+    if not re.search(r"\bJoin\b", text):
+        fail(f"the plan of {label} has no Join step. Its plan: {plan}.", join_hint)
+    got = _run_to_pandas(label, dataset, hint)
+    if key in got.columns and not expected[key].duplicated().any() and got[key].duplicated().any():
+        repeated = got[key][got[key].duplicated()].iloc[0]
+        repeated = repeated.item() if hasattr(repeated, "item") else repeated
+        fail(
+            f"{label} has {len(got)} rows, and {key}={repeated!r} in more than one of them; "
+            f"the expected rows hold each {key} once.",
+            hint
+            or "a join pairs each left row with every right row of the same key: join a table "
+            "that holds each key once (aggregate it first), or group the joined rows.",
+        )
+    _same_rows(label, got, expected, key, rel_tol, hint)
+    passed(
+        f"{label} joins in Ray Data (its plan: {plan}) and gives the expected {len(expected)} rows."
     )
 
 
@@ -3259,6 +3324,7 @@ def scaled_for(
     started. Read from Ray's State API: each task's required resources and node, and each
     node's ``ray.io/node-group`` label. A request that no node type can meet fails at once,
     with what the types offer."""
+
     from ._autoscale import WAITING_FOR_A_NODE
     from ._wait import wait_until
 
@@ -3784,13 +3850,7 @@ def capstone_data(train: Any, val: Any, every: int = 5, hint: str | None = None)
         ):
             if step not in text:
                 fail(f"the plan of {label} has no {step} step. Its plan: {plan}.", hint or why)
-        try:
-            frames[label] = dataset.to_pandas()
-        except Exception as exc:  # the learner's batch function failed in a Ray task
-            fail(
-                f"running {label} failed with {_first_line(exc)}",
-                hint or f"run {label.strip('`')}.take(2) yourself to see the whole error.",
-            )
+        frames[label] = _run_to_pandas(label, dataset, hint)
     (train_label, got_train), (val_label, got_val) = frames.items()
     source = load_dataset("digits/train").set_index("image_id")
     for label, frame in frames.items():

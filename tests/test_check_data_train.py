@@ -260,3 +260,105 @@ def test_wrote_parquet_fails_rows_saved_by_pandas_wrong_rows_and_a_second_append
     with pytest.raises(CheckFailed, match="repeat some rows") as info:
         check.wrote_parquet(everything, tmp_path / "all", frame, key="wine_id")
     assert "mode='overwrite'" in info.value.hint
+
+
+# --- lesson 06's joins: a Join step in the plan, and the joined rows against pandas.merge -------
+
+
+def _expected_above_mean():
+    """Per cultivar, the wines above their cultivar's mean alcohol: computed with pandas.merge."""
+    frame = _wine_frame()
+    means = frame.groupby("cultivar", as_index=False)["alcohol"].mean()
+    both = frame.merge(means, on="cultivar", suffixes=("", "_mean"))
+    above = both[both["alcohol"] > both["alcohol_mean"]]
+    return above.groupby("cultivar").size().rename("count()").reset_index()
+
+
+@pytest.fixture(scope="module")
+def wine_means(data_cluster):
+    """Each cultivar's mean alcohol, computed once by Ray Data (a shuffle) and kept."""
+    import ray
+
+    wines = ray.data.read_csv(_wine_csv())
+    return wines.groupby("cultivar", num_partitions=3).mean("alcohol").materialize()
+
+
+def _joined_wines(means):
+    """The wines joined with their cultivar's mean alcohol, in Ray Data (not run yet)."""
+    import ray
+
+    wines = ray.data.read_csv(_wine_csv())
+    return wines.join(means, join_type="inner", num_partitions=2, on=("cultivar",))
+
+
+@pytest.mark.ray_cluster
+def test_dataset_join_passes_a_join_then_a_count(wine_means, capsys):
+    from ray.data.expressions import col
+
+    joined = _joined_wines(wine_means)
+    above = joined.filter(expr=col("alcohol") > col("mean(alcohol)"))
+    right = above.groupby("cultivar", num_partitions=3).count()
+    check.dataset_join(right, _expected_above_mean(), key="cultivar")
+    out = capsys.readouterr().out
+    assert "joins in Ray Data (its plan: " in out and "JoinShuffleReduce(num_partitions=2)" in out
+    assert "gives the expected 3 rows" in out
+
+
+@pytest.mark.ray_cluster
+def test_dataset_join_fails_a_plan_without_a_join_and_rows_merged_by_pandas(data_cluster):
+    import ray
+    from ray.data.expressions import col
+
+    wines = ray.data.read_csv(_wine_csv())
+    overall = wines.mean("alcohol")
+    no_join = wines.filter(expr=col("alcohol") > overall)
+    no_join = no_join.groupby("cultivar", num_partitions=3).count()
+    with pytest.raises(CheckFailed, match="the plan of your answer has no Join step") as info:
+        check.dataset_join(no_join, _expected_above_mean(), key="cultivar")
+    assert "Aggregate" in info.value.problem, "the message shows the plan it found"
+    assert ".join(" in info.value.hint
+    handed_over = ray.data.from_pandas(_expected_above_mean())
+    with pytest.raises(CheckFailed, match="is a materialized dataset .*from_pandas"):
+        check.dataset_join(handed_over, _expected_above_mean(), key="cultivar")
+
+
+@pytest.mark.ray_cluster
+def test_dataset_join_fails_wrong_counts_and_repeated_keys(wine_means):
+    from ray.data.expressions import col
+
+    expected = _expected_above_mean()
+    joined = _joined_wines(wine_means)
+    unfiltered = joined.groupby("cultivar", num_partitions=3).count()
+    with pytest.raises(CheckFailed, match=r"column 'count\(\)' .* differs .* in 3 of 3 rows"):
+        check.dataset_join(unfiltered, expected, key="cultivar")
+    not_counted = joined.filter(expr=col("alcohol") > col("mean(alcohol)"))
+    with pytest.raises(CheckFailed, match="in more than one of them") as info:
+        check.dataset_join(not_counted, expected, key="cultivar")
+    assert "cultivar='class_" in info.value.problem and "group the joined rows" in info.value.hint
+
+
+@pytest.mark.ray_cluster
+def test_dataset_join_fails_a_blank_rows_and_an_error_with_a_hint(wine_means):
+    import ray
+
+    with pytest.raises(CheckFailed, match="is not defined yet"):
+        check.dataset_join("above_mean_never_defined", _expected_above_mean(), key="cultivar")
+    rows = _expected_above_mean().to_dict("records")
+    with pytest.raises(CheckFailed, match="not a Ray Data Dataset") as info:
+        check.dataset_join(rows, _expected_above_mean(), key="cultivar")
+    assert ".take_all()" in info.value.hint
+    wines = ray.data.read_csv(_wine_csv()).map_batches(_fails)
+    broken = wines.join(wine_means, join_type="inner", num_partitions=2, on=("cultivar",))
+    with pytest.raises(CheckFailed, match="running .* failed with .*a bug in my batch function"):
+        check.dataset_join(broken, _expected_above_mean(), key="cultivar")
+
+
+def test_dataset_join_rejects_bad_arguments():
+    import pandas as pd
+
+    from raykit import ConfigError
+
+    with pytest.raises(ConfigError, match="key column 'cultivar'"):
+        check.dataset_join("anything", pd.DataFrame({"x": [1]}), key="cultivar")
+    with pytest.raises(ConfigError, match="pandas DataFrame"):
+        check.dataset_join("anything", [{"cultivar": "a"}], key="cultivar")

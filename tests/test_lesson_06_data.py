@@ -40,11 +40,49 @@ def test_data_lesson_loads_the_model_once_per_actor_and_streams_past_the_store(e
 
 def test_data_lesson_passes_its_exercises_and_observes_its_predictions(executed):
     text = executed.text("06_data.ipynb")
-    for exercise in ("06.ink-batches", "06.mean-alcohol", "06.actor-pool", "06.write-parquet"):
+    for exercise in (
+        "06.ink-batches",
+        "06.mean-alcohol",
+        "06.join",
+        "06.actor-pool",
+        "06.write-parquet",
+    ):
         assert f"\u2713 {exercise}: " in text, f"{exercise} passed"
     assert re.search(r"the Parquet files in strong_wines, read back here, hold the expected", text)
     # Under the runner nobody predicts; each observe() still prints what was measured.
     assert len(re.findall(r"No prediction made\. Measured: ", text)) == 3
+
+
+def test_data_lesson_joins_the_rows_that_pandas_merge_gives(executed):
+    """The join section's figures, against the wine CSV files read here with pandas."""
+    import pandas as pd
+
+    from raykit import dataset_path
+
+    text = executed.text("06_data.ipynb")
+    wine = pd.concat(map(pd.read_csv, sorted(dataset_path("wine").glob("*.csv"))))
+    rows = re.search(r"rows: Ray Data join (\d+), pandas merge (\d+), matched (\d+)", text)
+    assert rows, "the enrichment join prints its rows beside pandas.merge's"
+    assert [int(n) for n in rows.groups()] == [len(wine)] * 3, "every wine has its cultivar's mean"
+    gap = re.search(r"largest difference in proline_vs_mean, .*: (\S+)$", text, re.M)
+    assert gap and float(gap.group(1)) < 1e-9, "the ratios computed by with_column match pandas"
+    means = wine.groupby("cultivar")["alcohol"].mean()
+    premium = set(means[means > 13].index)
+    kept = int(wine["cultivar"].isin(premium).sum())
+    assert 0 < kept < len(wine), "the premium lookup lacks some cultivars, not all"
+    counts = {
+        join_type: (int(ray_rows), int(pandas_rows))
+        for join_type, ray_rows, pandas_rows in re.findall(
+            r"^(inner|left_outer) *: Ray Data (\d+) rows, pandas merge\(how='\w+'\) (\d+)$",
+            text,
+            re.M,
+        )
+    }
+    assert counts == {"inner": (kept, kept), "left_outer": (len(wine), len(wine))}, counts
+    unmatched = re.search(r"wines the left outer join kept without a match: (\d+)", text)
+    assert unmatched and int(unmatched.group(1)) == len(wine) - kept
+    others = sorted(set(wine["cultivar"]) - premium)
+    assert f"their cultivars: {others}" in text
 
 
 def test_data_lesson_reads_parquet_without_a_listing_task(executed):

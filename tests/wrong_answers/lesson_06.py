@@ -63,4 +63,25 @@ WRONG_ANSWERS: dict[str, list[str]] = {
         # Every wine written, not only the strong ones (and added to what is there).
         "strong_wines = ray.data.read_csv(WINE)\nstrong_wines.write_parquet(str(STRONG_DIR))\n",
     ],
+    "06.join": [
+        # No join: every wine compared with the mean of all the wines, not its cultivar's.
+        "wines = ray.data.read_csv(WINE)\n"
+        'overall = wines.mean("alcohol")\n'
+        'above_mean = wines.filter(expr=col("alcohol") > overall).groupby(\n'
+        '    "cultivar", num_partitions=3\n'
+        ").count()\n",
+        # Joined, but the filter forgotten: every wine of each cultivar is counted.
+        "above_mean = (\n"
+        "    ray.data.read_csv(WINE)\n"
+        '    .join(cultivar_means, join_type="inner", num_partitions=2, on=("cultivar",))\n'
+        '    .groupby("cultivar", num_partitions=3)\n'
+        "    .count()\n"
+        ")\n",
+        # The merge done in pandas, and only its result handed to Ray Data.
+        'wine_df = pd.concat(map(pd.read_csv, sorted(Path(WINE).glob("*.csv"))))\n'
+        'wine_df["mean(alcohol)"] = wine_df.groupby("cultivar")["alcohol"].transform("mean")\n'
+        'above = wine_df[wine_df["alcohol"] > wine_df["mean(alcohol)"]]\n'
+        'counts = above.groupby("cultivar").size().rename("count()").reset_index()\n'
+        "above_mean = ray.data.from_pandas(counts)\n",
+    ],
 }
