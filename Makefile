@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.raykit-installed
 # Jupyter refuses to run as root (Docker, CI) unless told to.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test test-fast install lint system-deps
+.PHONY: lab test test-fast install lint system-deps site
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,5 +39,12 @@ test: $(STAMP) system-deps
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not ray_cluster and not lesson and not browser"
 
+## The course site: static HTML in build/site/html, built offline from the lessons as the suite
+## ran them (build/executed/, which `make test` fills; nothing is executed here). Without them it
+## stops and says what to run. RAYKIT_SITE_REPO=https://github.com/OWNER/NAME sets the repository
+## the Binder and Colab buttons open (default: GitHub Actions' repository, else git's origin).
+site: $(STAMP)
+	$(BIN)/python site/build_site.py
+
 lint: $(STAMP)
-	$(BIN)/ruff check raykit tests scripts
+	$(BIN)/ruff check raykit tests scripts site

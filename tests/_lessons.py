@@ -12,12 +12,16 @@ Before, the suite ran every lesson twice (papermill, then the variants): half of
 ``LessonPool`` runs lessons in subprocesses, ``jobs`` at a time, each on a cluster of its own
 (raykit's port isolation makes that safe), the longest first; lesson 09 waits for 08, whose model
 it serves. Run one by hand: ``python tests/_lessons.py notebooks/01_tasks.ipynb OUT_DIR``.
+
+Every run also leaves a copy of the executed lesson and its summary in ``build/executed/``
+(``RAYKIT_EXECUTED_DIR``), a stable folder that ``make site`` builds the course site from.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -38,6 +42,8 @@ LESSON_TIMEOUT_S = 3600
 NEEDS = {"09_serve.ipynb": ["08_tune.ipynb"]}
 VARIANT_KEY = "raykit_variant"  # cell metadata: {"id", "variant", "role"}
 LESSON_INDEX_KEY = "raykit_lesson_index"  # cell metadata: the cell's index in the lesson
+# The executed lessons the course site is built from (site/build_site.py reads this folder).
+EXECUTED_DIR = Path(os.environ.get("RAYKIT_EXECUTED_DIR") or TESTS.parent / "build" / "executed")
 
 
 # --- one lesson (runs in a subprocess of the pool) --------------------------------------------
@@ -130,7 +136,17 @@ def run_lesson(path: Path, out_dir: Path) -> dict:
     nbformat.write(derived, out_dir / "variants" / path.name)
     nbformat.write(lesson, out_dir / path.name)
     (out_dir / f"{path.stem}.json").write_text(json.dumps(summary, indent=1) + "\n")
+    keep_for_site(out_dir, path)
     return summary
+
+
+def keep_for_site(out_dir: Path, path: Path) -> None:
+    """Copy the executed lesson and its summary to EXECUTED_DIR, each file replaced whole."""
+    EXECUTED_DIR.mkdir(parents=True, exist_ok=True)
+    for name in (path.name, f"{path.stem}.json"):
+        partial = EXECUTED_DIR / f".{name}.partial"
+        shutil.copy2(out_dir / name, partial)
+        os.replace(partial, EXECUTED_DIR / name)
 
 
 def _clean_up(client, derived) -> None:

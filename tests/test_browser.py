@@ -8,6 +8,7 @@ Screenshots go to test-artifacts/browser/.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -60,46 +61,54 @@ def jupyter(tmp_path):
     settings = tmp_path / "settings" / "@jupyterlab" / "notebook-extension"
     settings.mkdir(parents=True)
     (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
-    port, token = free_port(), os.urandom(16).hex()
     env = {**os.environ, "RAYKIT_SMOKE": "1", "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings")}
-    log = open(tmp_path / "jupyter.log", "w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jupyter",
-            "lab",
-            "--no-browser",
-            "--ServerApp.ip=127.0.0.1",
-            f"--ServerApp.port={port}",
-            "--ServerApp.port_retries=0",
-            f"--IdentityProvider.token={token}",
-            f"--ServerApp.root_dir={root}",
-            *(["--allow-root"] if os.geteuid() == 0 else []),
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    with jupyter_lab(root, env, tmp_path / "jupyter.log") as (url, token):
+        yield url, token, tmp_path / "jupyter.log"
+
+
+@contextlib.contextmanager
+def jupyter_lab(root: Path, env: dict, log_path: Path):
+    """JupyterLab on 127.0.0.1 serving ``root``, answering before this yields (url, token); its
+    process group is stopped afterwards, and with it the kernels it started."""
+    port, token = free_port(), os.urandom(16).hex()
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "jupyter",
+                "lab",
+                "--no-browser",
+                "--ServerApp.ip=127.0.0.1",
+                f"--ServerApp.port={port}",
+                "--ServerApp.port_retries=0",
+                f"--IdentityProvider.token={token}",
+                f"--ServerApp.root_dir={root}",
+                *(["--allow-root"] if os.geteuid() == 0 else []),
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2)
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("JupyterLab did not start:\n" + (tmp_path / "jupyter.log").read_text())
-    yield url, token, tmp_path / "jupyter.log"
-    os.killpg(proc.pid, signal.SIGTERM)  # the server shuts its kernels down on the way out
     try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-    log.close()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("JupyterLab did not start:\n" + log_path.read_text()[-3000:])
+        yield url, token
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)  # the server shuts its kernels down on the way out
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _run_menu(page, label: str) -> None:
