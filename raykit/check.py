@@ -1936,24 +1936,123 @@ def _actor_records(actor_ids: list[str]) -> dict:
     return found
 
 
+def _require_gpu_counts(count: Any, per_gpu: Any) -> None:
+    from .exceptions import ConfigError
+
+    for name, number, least in (("count", count, 1), ("per_gpu", per_gpu, 2)):
+        if isinstance(number, bool) or not isinstance(number, int) or number < least:
+            raise ConfigError(f"{name}={number!r} must be a whole number, {least} or more.")
+
+
+def _judge_gpu_asks(
+    records: list, who: str, per_gpu: int, share_hint: str, cpu_hint: str, stop: Any
+) -> None:
+    """Through ``stop`` unless every record (Ray's, of an actor) asks for ``1 / per_gpu`` GPU
+    and the CPUs they hold for their whole life fit the cluster."""
+    import ray
+
+    share = 1 / per_gpu
+    asks = [(r.required_resources or {}).get("GPU", 0) for r in records]
+    if not all(asks):
+        stop(
+            f"{asks.count(0)} of {who} ask for no GPU (Ray's record: required_resources), so "
+            "the scheduler gives them none.",
+            share_hint,
+        )
+    wrong = sorted({a for a in asks if abs(a - share) > 1e-9})
+    if wrong:
+        shown = " or ".join(f"{a:g}" for a in wrong)
+        stop(
+            f"{who} ask for {shown} GPU each (Ray's record: required_resources); "
+            f"{per_gpu} to a GPU is {share:g} each.",
+            share_hint,
+        )
+    # An actor that asks for any resource also holds 1 CPU for its life unless it says otherwise
+    # (a Serve replica, 1 CPU unless its ray_actor_options say): the CPUs run out before the GPUs.
+    cpus = sum((r.required_resources or {}).get("CPU", 0) for r in records)
+    total_cpus = ray.cluster_resources().get("CPU", 0)
+    if cpus > total_cpus + 1e-9:
+        stop(
+            f"{who} ask for {cpus:g} CPUs in all, held for their whole life (Ray's record: "
+            f"required_resources), and the cluster has {total_cpus:g}: they cannot all run.",
+            cpu_hint,
+        )
+
+
+def _wait_all_alive(ids: list[str], who: str, stop: Any, hint: str) -> None:
+    """Wait until Ray records every actor in ``ids`` ALIVE; through ``stop`` after a while."""
+    import ray
+
+    from ._wait import wait_until
+
+    states: dict = {}
+
+    def all_alive() -> bool:
+        states.update({i: r.state for i, r in _actor_records(ids).items()})
+        return all(states.get(i) == "ALIVE" for i in ids)
+
+    wait_until(all_alive, timeout_s=_ACTOR_WAIT_S, every_s=0.5, raise_on_timeout=False)
+    waiting = [states.get(i) for i in ids if states.get(i) != "ALIVE"]
+    if waiting:
+        free = ray.available_resources()
+        stop(
+            f"{len(waiting)} of {who} were not running after {_ACTOR_WAIT_S:g} s (states "
+            f"{', '.join(sorted(set(map(str, waiting))))}; {free.get('GPU', 0):g} GPU and "
+            f"{free.get('CPU', 0):g} CPU free).",
+            hint,
+        )
+
+
+def _judge_gpu_sharing(
+    handles: list, who: str, noun: str, per_gpu: int, share_hint: str, stop: Any
+) -> str:
+    """Ask each actor (inside its process) which GPU it was given; through ``stop`` unless every
+    GPU used holds exactly ``per_gpu`` of them. Returns the sharing, e.g. ``GPU 0: 2 actors,
+    GPU 1: 2 actors`` (``noun`` names them; a node is named where there are several)."""
+    from collections import Counter
+
+    import ray
+
+    def gpu_view(_actor: Any) -> tuple:  # runs inside each actor (Ray's __ray_call__)
+        import os
+
+        import ray
+
+        node = ray.get_runtime_context().get_node_id()
+        return node, [str(g) for g in ray.get_gpu_ids()], os.environ.get("CUDA_VISIBLE_DEVICES")
+
+    try:
+        views = ray.get([h.__ray_call__.remote(gpu_view) for h in handles], timeout=_ACTOR_WAIT_S)
+    except ray.exceptions.RayError as exc:
+        stop(f"asking {who} for their GPU ids failed ({type(exc).__name__}).", share_hint)
+    if any(len(gpus) != 1 for _, gpus, _ in views):
+        given = sorted({tuple(gpus) for _, gpus, _ in views})
+        stop(f"{who} were given GPU ids {given}, not one GPU each.", share_hint)
+    per = Counter((node, gpus[0]) for node, gpus, _ in views)
+    nodes = {node for node, _ in per}
+
+    def gpu_name(key: tuple) -> str:
+        return f"GPU {key[1]}" + (f" of node {key[0][:8]}" if len(nodes) > 1 else "")
+
+    shared = ", ".join(f"{gpu_name(k)}: {n} {noun}" for k, n in sorted(per.items()))
+    if any(n != per_gpu for n in per.values()):
+        stop(f"{who} share GPUs unevenly ({shared}).", share_hint)
+    return shared
+
+
 def gpus_shared(answer: Any, count: int, per_gpu: int = 2, hint: str | None = None) -> None:
     """Pass when ``answer`` is a list of ``count`` actor handles, each alive and holding
     ``1 / per_gpu`` of a GPU as Ray recorded what it required (State API), and the GPU ids the
     actors were given (``ray.get_gpu_ids()``, asked in each actor) put exactly ``per_gpu`` of
     them on every GPU they use. A failed check stops the answer's actors, so that their GPUs are
     free for the next try."""
-    from collections import Counter
-
     import ray
     from ray.actor import ActorClass, ActorHandle
 
     from ._actors import actor_id
     from ._wait import wait_until
-    from .exceptions import ConfigError
 
-    for name, number, least in (("count", count, 1), ("per_gpu", per_gpu, 2)):
-        if isinstance(number, bool) or not isinstance(number, int) or number < least:
-            raise ConfigError(f"{name}={number!r} must be a whole number, {least} or more.")
+    _require_gpu_counts(count, per_gpu)
     label, value = resolve(answer)
     _require_defined(label, value, hint)
     share = 1 / per_gpu
@@ -1995,80 +2094,131 @@ def gpus_shared(answer: Any, count: int, per_gpu: int = 2, hint: str | None = No
             f"Ray's State API has no record of {len(ids) - len(records)} of the actors in {label}.",
             "run your exercise cell again, then this check.",
         )
-    asks = [(records[i].required_resources or {}).get("GPU", 0) for i in ids]
-    if not all(asks):
-        stop(
-            f"{asks.count(0)} of the actors in {label} ask for no GPU (Ray's record: "
-            "required_resources), so the scheduler gives them none.",
-            share_hint,
-        )
-    wrong = sorted({a for a in asks if abs(a - share) > 1e-9})
-    if wrong:
-        shown = " or ".join(f"{a:g}" for a in wrong)
-        stop(
-            f"the actors in {label} ask for {shown} GPU each (Ray's record: required_resources); "
-            f"{per_gpu} to a GPU is {share:g} each.",
-            share_hint,
-        )
-    # An actor that asks for any resource also holds 1 CPU for its life unless it says otherwise:
-    # on a small cluster, the CPUs run out before the GPUs do.
-    cpus = sum((records[i].required_resources or {}).get("CPU", 0) for i in ids)
-    total_cpus = ray.cluster_resources().get("CPU", 0)
-    if cpus > total_cpus + 1e-9:
-        stop(
-            f"the actors in {label} ask for {cpus:g} CPUs in all, held for their whole life "
-            f"(Ray's record: required_resources), and the cluster has {total_cpus:g}: they "
-            "cannot all run.",
-            hint
-            or "an actor that asks for a GPU also holds 1 CPU unless told otherwise: ask for "
-            f"num_cpus=0 as well, .options(num_gpus={share:g}, num_cpus=0).",
-        )
-    states: dict = {}
-
-    def all_alive() -> bool:
-        states.update({i: r.state for i, r in _actor_records(ids).items()})
-        return all(states.get(i) == "ALIVE" for i in ids)
-
-    wait_until(all_alive, timeout_s=_ACTOR_WAIT_S, every_s=0.5, raise_on_timeout=False)
-    waiting = [states.get(i) for i in ids if states.get(i) != "ALIVE"]
-    if waiting:
-        free = ray.available_resources()
-        stop(
-            f"{len(waiting)} of the actors in {label} were not running after {_ACTOR_WAIT_S:g} s "
-            f"(states {', '.join(sorted(set(map(str, waiting))))}; {free.get('GPU', 0):g} GPU "
-            f"and {free.get('CPU', 0):g} CPU free).",
-            hint
-            or "other actors may still hold the GPUs or CPUs yours need: stop them with "
-            "ray.kill(actor), then start yours again.",
-        )
-
-    def gpu_view(_actor: Any) -> tuple:  # runs inside each actor (Ray's __ray_call__)
-        import os
-
-        import ray
-
-        node = ray.get_runtime_context().get_node_id()
-        return node, [str(g) for g in ray.get_gpu_ids()], os.environ.get("CUDA_VISIBLE_DEVICES")
-
-    try:
-        views = ray.get([h.__ray_call__.remote(gpu_view) for h in handles], timeout=_ACTOR_WAIT_S)
-    except ray.exceptions.RayError as exc:
-        stop(f"asking the actors in {label} for their GPU ids failed ({type(exc).__name__}).", hint)
-    if any(len(gpus) != 1 for _, gpus, _ in views):
-        given = sorted({tuple(gpus) for _, gpus, _ in views})
-        stop(f"the actors in {label} were given GPU ids {given}, not one GPU each.", share_hint)
-    per = Counter((node, gpus[0]) for node, gpus, _ in views)
-    nodes = {node for node, _ in per}
-
-    def gpu_name(key: tuple) -> str:
-        return f"GPU {key[1]}" + (f" of node {key[0][:8]}" if len(nodes) > 1 else "")
-
-    shared = ", ".join(f"{gpu_name(k)}: {n} actors" for k, n in sorted(per.items()))
-    if any(n != per_gpu for n in per.values()):
-        stop(f"the actors in {label} share GPUs unevenly ({shared}).", share_hint)
+    who = f"the actors in {label}"
+    cpu_hint = hint or (
+        "an actor that asks for a GPU also holds 1 CPU unless told otherwise: ask for "
+        f"num_cpus=0 as well, .options(num_gpus={share:g}, num_cpus=0)."
+    )
+    _judge_gpu_asks([records[i] for i in ids], who, per_gpu, share_hint, cpu_hint, stop)
+    _wait_all_alive(
+        ids,
+        who,
+        stop,
+        hint
+        or "other actors may still hold the GPUs or CPUs yours need: stop them with "
+        "ray.kill(actor), then start yours again.",
+    )
+    shared = _judge_gpu_sharing(handles, who, "actors", per_gpu, share_hint, stop)
     passed(
         f"the {count} actors in {label} each hold {share:g} GPU (Ray's record), {per_gpu} to a "
         f"GPU by the ids ray.get_gpu_ids() gives in each: {shared}."
+    )
+
+
+# -- Serve replicas on shared GPUs (lesson 04): from Ray's records of the replica actors ---------
+
+
+def _replica_records(app: str, deployment: str) -> list:
+    """Ray's records (State API, with detail) of the replica actors of ``deployment`` in ``app``
+    not yet DEAD: actors whose class name is ``ServeReplica:<app>:<deployment>``."""
+    from ray.util.state import list_actors
+
+    from ._session import state_api_address
+
+    return list_actors(
+        address=state_api_address(),
+        filters=[
+            ("class_name", "=", f"ServeReplica:{app}:{deployment}"),
+            ("state", "!=", "DEAD"),
+        ],
+        detail=True,
+        raise_on_missing_output=False,
+    )
+
+
+def serve_gpus_shared(answer: Any, count: int, per_gpu: int = 2, hint: str | None = None) -> None:
+    """Pass when the deployment behind the DeploymentHandle ``answer`` (what ``serve.run``
+    returned) runs ``count`` replicas, each a replica actor that Ray recorded asking for
+    ``1 / per_gpu`` of a GPU (State API: ``required_resources``), all alive, and the GPU ids the
+    replicas were given (``ray.get_gpu_ids()``, asked in each replica's process) put exactly
+    ``per_gpu`` of them on every GPU they use. What the replicas answer is not asked. A failed
+    check deletes the application (``serve.delete``), so that its GPUs are free for the next
+    try."""
+    import ray
+    from ray import serve
+
+    from ._serve import app_overview
+    from ._wait import wait_until
+
+    _require_gpu_counts(count, per_gpu)
+    label, handle = _serve_handle(answer, hint)
+    _require_ray("raykit.check.serve_gpus_shared")
+    app, deployment = handle.app_name, handle.deployment_name
+    share = 1 / per_gpu
+    share_hint = hint or (
+        f"deploy {count} replicas of {share:g} GPU each, {per_gpu} to a GPU: "
+        f"{deployment}.options(num_replicas=..., ray_actor_options={{'num_gpus': ..., "
+        "'num_cpus': 0}).bind()."
+    )
+    overview = app_overview(app)
+    if overview is None or deployment not in overview.deployments:
+        fail(
+            f"Serve runs no application {app!r} with a deployment {deployment!r} (serve.status() "
+            "does not list it): was it deleted, or Serve shut down?",
+            hint or "run your exercise cell again, then this check.",
+        )
+
+    def stop(problem: str, fix: str | None) -> NoReturn:
+        serve.delete(app)
+        fail(
+            f"{problem} The check deleted application {app!r}, so what its replicas held is "
+            "free again.",
+            fix,
+        )
+
+    # Serve's count of the deployment's replicas, and Ray's records of their actors, agree once
+    # replicas of an earlier version have stopped.
+    def settled() -> list | None:
+        now = app_overview(app)
+        if now is None or deployment not in now.deployments:
+            return None
+        found = _replica_records(app, deployment)
+        wanted = sum(now.deployments[deployment].replica_states.values())
+        return found if found and len(found) == wanted else None
+
+    records = wait_until(settled, timeout_s=_PATTERN_WAIT_S, every_s=0.5, raise_on_timeout=False)
+    if not records:
+        fail(
+            f"Ray's State API and serve.status() do not agree yet on the replicas of "
+            f"{deployment!r} in {app!r}.",
+            "run this check again in a moment.",
+        )
+    who = f"the replicas of {deployment} behind {label}"
+    if len(records) != count:
+        stop(f"{deployment} runs {len(records)} replicas; the exercise serves {count}.", share_hint)
+    cpu_hint = hint or (
+        "a Serve replica holds 1 CPU unless its ray_actor_options name num_cpus, and the "
+        "ray_actor_options given to .options(...) replace the decorator's whole dict: add "
+        "'num_cpus': 0 to them."
+    )
+    _judge_gpu_asks(records, who, per_gpu, share_hint, cpu_hint, stop)
+    _wait_all_alive(
+        [r.actor_id for r in records],
+        who,
+        stop,
+        hint
+        or "other actors may still hold the GPUs or CPUs your replicas need: stop them "
+        "(ray.kill, serve.delete), then deploy yours again.",
+    )
+    try:
+        handles = [ray.get_actor(r.name, namespace=r.ray_namespace) for r in records]
+    except ValueError:  # a replica stopped since Ray listed it: Serve is still changing
+        fail(f"a replica of {deployment!r} stopped during the check.", "run it again.")
+    shared = _judge_gpu_sharing(handles, who, "replicas", per_gpu, share_hint, stop)
+    passed(
+        f"the {count} replicas of {deployment} behind {label} each hold {share:g} GPU (Ray's "
+        f"record of each replica actor), {per_gpu} to a GPU by the ids ray.get_gpu_ids() gives "
+        f"in each: {shared}."
     )
 
 

@@ -177,7 +177,6 @@ def test_binder_workspace_in_a_real_browser(tmp_path):
     from conftest import RAY_TMP
     from test_browser import CHROMIUM, CHROMIUM_ARGS, _missing, _run_menu, jupyter_lab
 
-
     if not Path(CHROMIUM).exists():
         _missing("Debian's chromium is not installed")
     pytest.importorskip("playwright.sync_api")
@@ -270,4 +269,3 @@ def test_binder_workspace_in_a_real_browser(tmp_path):
                 page.screenshot(path=str(ARTIFACTS / "workspace_failed.png"))
                 raise
             browser.close()
-

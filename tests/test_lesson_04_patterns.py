@@ -15,9 +15,11 @@ import nbformat
 import pytest
 import ray
 from _tiers import starts_ray
+from ray import serve
 
 import raykit
 from raykit import check
+from raykit._serve import running_replicas
 from raykit.check import CheckFailed
 
 TICK = "\u2713"
@@ -42,7 +44,14 @@ def test_04_patterns_prints_its_measurements_and_verdicts(executed):
     assert images, "the chunk-size sweep is plotted"
 
     # The exercises: blank in the committed lesson, so the kit's solutions fill in and say so.
-    for exercise in ("04.batch", "04.back-pressure", "04.stream", "04.coordinator", "04.gpu-share"):
+    for exercise in (
+        "04.batch",
+        "04.back-pressure",
+        "04.stream",
+        "04.coordinator",
+        "04.gpu-share",
+        "04.serve-gpu-share",
+    ):
         assert f"{TICK} {exercise}: passed with the kit's solution" in text
     assert f"{TICK} Ray ran 10 tasks of square_chunk for `chunk_refs`, one per chunk" in text
     assert f"{TICK} `squares` is right." in text
@@ -153,9 +162,46 @@ def _gpu_figures(text: str) -> None:
     assert f"actors per GPU id: {per_id}" in text
     assert "GPUs free: 0 of 2" in text
     assert "actor 5 after 3 s: PENDING_CREATION" in text
-    assert text.count("GPUs free again: 2 of 2") == 3, "after the deadlock, the demo, the exercise"
+    # After the deadlock, the actors' demo and exercise, Serve's demo and its exercise.
+    assert text.count("GPUs free again: 2 of 2") == 5
     devices = glob.glob("/dev/nvidia[0-9]*") or "none"
     assert f"NVIDIA devices on this host: {devices}" in text
+
+
+def test_04_patterns_places_train_workers_and_serve_replicas_on_logical_gpus(executed):
+    import collections
+
+    text = executed.text("04_patterns.ipynb")
+
+    # Ray Train: one worker per GPU, each seeing both GPUs and picking its own by position.
+    assert re.search(r"local_rank\s+gpu_ids\s+CUDA_VISIBLE_DEVICES\s+get_device\(\)", text)
+    rows = re.findall(r"^(\d+)\s+(\d+)\s+\[(\d+)\]\s+([\d,]+)\s+cuda:(\d+)\s*$", text, re.M)
+    assert len(rows) == 2, rows
+    assert sorted(int(rank) for rank, *_ in rows) == [0, 1]
+    assert sorted(gpu for _, _, gpu, _, _ in rows) == ["0", "1"], "a different GPU each"
+    for rank, local_rank, gpu, visible, device in rows:
+        assert visible == "0,1", "Ray Train shows each worker every GPU of its node"
+        assert local_rank == rank, "one node: the local rank is the world rank"
+        assert int(device) == visible.split(",").index(gpu) == int(local_rank)
+    assert "Requesting resources: {'GPU': 1} * 2" in text, "use_gpu=True asks for no CPU"
+
+    # Ray Serve: two half-GPU replicas on each GPU, each seeing its own GPU only.
+    replicas = re.findall(
+        r"replica pid (\d+): asks \{'GPU': 0\.5\}, gpu ids \[(\d+)\], "
+        r"CUDA_VISIBLE_DEVICES='([\d,]+)'",
+        text,
+    )
+    assert len(replicas) == 4 and len({pid for pid, _, _ in replicas}) == 4, replicas
+    assert all(visible == gpu for _, gpu, visible in replicas)
+    per_gpu = collections.Counter(int(gpu) for _, gpu, _ in replicas)
+    assert per_gpu == {0: 2, 1: 2}
+    assert f"replicas per GPU id: {dict(sorted(per_gpu.items()))}" in text
+    assert text.count("GPUs free: 0 of 2") == 2, "the actors' demo, then the replicas'"
+    assert (
+        f"{TICK} the 4 replicas of EmbedderService behind `embedder_handle` each hold 0.5 GPU "
+        "(Ray's record of each replica actor), 2 to a GPU by the ids ray.get_gpu_ids() gives in "
+        "each: GPU 0: 2 replicas, GPU 1: 2 replicas." in text
+    )
 
 
 # --- the checks of the lesson's exercises, on a cluster of 2 CPUs and 2 pretend GPUs -----------
@@ -501,3 +547,117 @@ def test_gpus_shared_blank_and_bad_arguments():
         check.gpus_shared([], count=0)
     with pytest.raises(raykit.ConfigError, match="per_gpu=1"):
         check.gpus_shared([], count=2, per_gpu=1)
+
+
+# --- Serve replicas on shared GPUs (04.serve-gpu-share) -----------------------------------------
+
+
+@serve.deployment(ray_actor_options={"num_gpus": 1, "num_cpus": 0})
+class Served:
+    def __call__(self) -> list[str]:
+        return [str(g) for g in ray.get_gpu_ids()]
+
+
+@pytest.fixture(scope="module")
+def serve_on_gpus(gpu_cluster):
+    serve.start(
+        http_options={"host": "127.0.0.1", "port": raykit.free_port()},
+        logging_config={"log_level": "WARNING"},
+    )
+    yield
+    serve.shutdown()
+    _gpus_free_again()
+
+
+def _deploy(app: str, wait: bool = True, **options):
+    """Deploy ``Served`` with ``options`` as ``app``; without ``wait``, return at once, as
+    serve.run does not when a replica cannot be placed."""
+    target = serve.RunTarget(Served.options(**options).bind(), name=app, route_prefix=None)
+    return serve.run_many([target], wait_for_applications_running=wait)[0]
+
+
+def test_serve_gpus_shared_passes_two_replicas_to_each_gpu(serve_on_gpus, capsys):
+    handle = _deploy("shared", num_replicas=4, ray_actor_options={"num_gpus": 0.5, "num_cpus": 0})
+    try:
+        check.serve_gpus_shared(handle, count=4, per_gpu=2)
+        out = capsys.readouterr().out
+        # The replicas' own answers, through Serve's router, give the same sharing.
+        seen = {tuple(handle.remote().result()) for _ in range(40)}
+        assert seen == {("0",), ("1",)}
+        assert (
+            "the 4 replicas of Served behind your answer each hold 0.5 GPU (Ray's record of each "
+            "replica actor), 2 to a GPU by the ids ray.get_gpu_ids() gives in each: GPU 0: 2 "
+            "replicas, GPU 1: 2 replicas." in out
+        )
+    finally:
+        serve.delete("shared")
+        _gpus_free_again()
+
+
+@pytest.mark.parametrize(
+    "options, problem",
+    [
+        # The class as it is: a whole GPU each, so two of the four cannot be placed.
+        ({"num_replicas": 4}, "ask for 1 GPU each"),
+        ({"num_replicas": 4, "ray_actor_options": {"num_cpus": 0}}, "4 of the replicas of Served"),
+        # Half a GPU each, but one replica per GPU.
+        (
+            {"num_replicas": 2, "ray_actor_options": {"num_gpus": 0.5, "num_cpus": 0}},
+            "Served runs 2 replicas; the exercise serves 4",
+        ),
+        (
+            {"num_replicas": 4, "ray_actor_options": {"num_gpus": 0.25, "num_cpus": 0}},
+            "ask for 0.25 GPU each",
+        ),
+        # ray_actor_options replace the decorator's: Serve's default of 1 CPU a replica is back.
+        (
+            {"num_replicas": 4, "ray_actor_options": {"num_gpus": 0.5}},
+            "ask for 4 CPUs in all, held for their whole life",
+        ),
+    ],
+    ids=["whole-gpu", "no-gpu", "one-per-gpu", "quarter-gpu", "a-cpu-each"],
+)
+def test_serve_gpus_shared_wrong_answers_fail_and_delete_the_app(serve_on_gpus, options, problem):
+    handle = _deploy("wrong", wait=False, **options)
+    with pytest.raises(CheckFailed, match=re.escape(problem)) as info:
+        check.serve_gpus_shared(handle, count=4, per_gpu=2)
+    assert "The check deleted application 'wrong'" in info.value.problem
+    expected_hint = "'num_cpus': 0" if "CPUs" in problem else "replicas of 0.5 GPU each"
+    assert expected_hint in info.value.hint
+    assert "wrong" not in serve.status().applications
+    _gpus_free_again()
+
+
+def test_serve_gpus_shared_fails_replicas_that_find_no_gpu_free(serve_on_gpus, monkeypatch):
+    monkeypatch.setattr(check, "_ACTOR_WAIT_S", 3.0)
+    holder = Model.remote()  # keeps one GPU, so only two of the four halves fit
+    ray.get(holder.gpu_ids.remote())
+    options = {"num_replicas": 4, "ray_actor_options": {"num_gpus": 0.5, "num_cpus": 0}}
+    handle = _deploy("crowded", wait=False, **options)
+    # Wait for the two that fit, so exactly the two without a GPU are left pending.
+    raykit.wait_until(
+        lambda: running_replicas("crowded", "Served") == 2, timeout_s=120, what="two replicas"
+    )
+    try:
+        with pytest.raises(CheckFailed, match="2 of the replicas of Served behind your answer"):
+            check.serve_gpus_shared(handle, count=4, per_gpu=2)
+        assert "crowded" not in serve.status().applications
+    finally:
+        ray.kill(holder)
+        _gpus_free_again()
+
+
+def test_serve_gpus_shared_blank_and_bad_arguments(serve_on_gpus):
+    with pytest.raises(CheckFailed, match="`embedder_handle_never_defined` is not defined yet"):
+        check.serve_gpus_shared("embedder_handle_never_defined", count=4)
+    with pytest.raises(CheckFailed, match="is a Application, not the DeploymentHandle"):
+        check.serve_gpus_shared(Served.bind(), count=4)  # bound, never run
+    handle = _deploy("gone", num_replicas=1, ray_actor_options={"num_gpus": 0.5, "num_cpus": 0})
+    serve.delete("gone")
+    with pytest.raises(CheckFailed, match="Serve runs no application 'gone'"):
+        check.serve_gpus_shared(handle, count=1)
+    with pytest.raises(raykit.ConfigError, match="count=0"):
+        check.serve_gpus_shared(handle, count=0)
+    with pytest.raises(raykit.ConfigError, match="per_gpu=1"):
+        check.serve_gpus_shared(handle, count=2, per_gpu=1)
+    _gpus_free_again()

@@ -70,4 +70,21 @@ WRONG_ANSWERS: dict[str, list[str]] = {
         # Half a GPU each, but one actor per GPU: half the GPUs' room left unused.
         "embedders = [Embedder.options(num_gpus=0.5).remote() for _ in range(N_FAKE_GPUS)]\n",
     ],
+    "04.serve-gpu-share": [
+        # The class as it is, one replica per GPU: whole GPUs, and half the replicas.
+        "embedder_handle = serve.run(\n"
+        "    EmbedderService.options(num_replicas=N_FAKE_GPUS).bind(),\n"
+        "    name='embedder', route_prefix=None,\n"
+        ")\n",
+        # A quarter each: they fit, but four to a GPU, not two.
+        "shared = EmbedderService.options(\n"
+        "    num_replicas=2 * N_FAKE_GPUS, ray_actor_options={'num_gpus': 0.25, 'num_cpus': 0}\n"
+        ")\n"
+        "embedder_handle = serve.run(shared.bind(), name='embedder', route_prefix=None)\n",
+        # The GPU left out of the options that replace the decorator's: nothing to share.
+        "shared = EmbedderService.options(\n"
+        "    num_replicas=2 * N_FAKE_GPUS, ray_actor_options={'num_cpus': 0}\n"
+        ")\n"
+        "embedder_handle = serve.run(shared.bind(), name='embedder', route_prefix=None)\n",
+    ],
 }
