@@ -4362,3 +4362,160 @@ def capstone_job(
         f"{label}: job {value} ran {script} with {', '.join(env_vars)} set and its working_dir "
         f"uploaded, and SUCCEEDED in {seconds:.1f} s (as the job client reports)."
     )
+
+
+# --- RLlib (lesson 14): judged from the built Algorithm, its metrics and a checkpoint's weights ---
+
+
+def _rllib_algorithm(answer: Any, hint: str | None) -> tuple[str, Any]:
+    """``(label, algo)`` for an answer that must be a built RLlib ``Algorithm``."""
+    from ray.rllib.algorithms.algorithm import Algorithm
+    from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
+
+    label, value = resolve(answer, depth=3)
+    _require_defined(label, value, hint or "build it with config.build_algo(), then train it.")
+    if isinstance(value, AlgorithmConfig):
+        fail(
+            f"{label} is the config (a {type(value).__name__}), not an algorithm.",
+            hint or "build one from it: my_algo = my_config.build_algo(), then my_algo.train().",
+        )
+    if not isinstance(value, Algorithm):
+        fail(f"{label} is a {type(value).__name__}, not an RLlib Algorithm.", hint)
+    return label, value
+
+
+def _real_numbers(values: Any) -> bool:
+    import numbers
+
+    return isinstance(values, (list, tuple)) and all(
+        isinstance(v, numbers.Real) and v == v for v in values
+    )
+
+
+def retrained(
+    answer: Any,
+    returns: Any,
+    base: Any,
+    field: str,
+    iterations: int,
+    baseline: Any = None,
+    hint: str | None = None,
+) -> None:
+    """Pass when ``answer`` is an RLlib ``Algorithm`` built from ``base`` (an ``AlgorithmConfig``)
+    with the hyper-parameter ``field`` changed (read from ``answer.config``), on the same
+    environment, that trained at least ``iterations`` iterations (``answer.iteration``), and when
+    ``returns`` holds a number per iteration (its ``episode_return_mean`` curve; RLlib keeps no
+    past iterations' results to compare with). ``baseline`` (the lesson's curve) is printed
+    beside it."""
+    from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
+
+    from .exceptions import ConfigError
+
+    if not isinstance(base, AlgorithmConfig):
+        raise ConfigError(f"base={base!r} must be the AlgorithmConfig the lesson trained with.")
+    if not isinstance(field, str) or not hasattr(base, field):
+        raise ConfigError(f"field={field!r} is not a field of {type(base).__name__}.")
+    if not isinstance(iterations, int) or iterations < 1:
+        raise ConfigError(f"iterations={iterations!r} must be a whole number >= 1.")
+    if baseline is not None and not _real_numbers(baseline):
+        raise ConfigError(f"baseline={baseline!r} must be a list of numbers (a curve).")
+    label, algo = _rllib_algorithm(answer, hint)
+    mine, lesson = getattr(algo.config, field), getattr(base, field)
+    if mine == lesson:
+        fail(
+            f"{label} was built with {field}={mine!r}, the lesson's own value.",
+            hint or f"change it in a copy: config.copy(copy_frozen=False).training({field}=...).",
+        )
+    if algo.config.env != base.env:
+        fail(
+            f"{label} learns {algo.config.env!r}, not the lesson's {base.env!r}: two curves on "
+            "different environments say nothing about the hyper-parameter.",
+            hint or "start from the lesson's config: config.copy(copy_frozen=False).",
+        )
+    if algo.iteration < iterations:
+        fail(
+            f"{label} trained {algo.iteration} iteration(s) (its own counter, "
+            f"{label.strip('`')}.iteration), not {iterations}.",
+            hint or f"call {label.strip('`')}.train() {iterations} times.",
+        )
+    r_label, curve = resolve(returns, depth=2)
+    _require_defined(r_label, curve, hint or "append each result's episode_return_mean to it.")
+    if not _real_numbers(curve) or len(curve) != algo.iteration:
+        shown = len(curve) if isinstance(curve, (list, tuple)) else type(curve).__name__
+        fail(
+            f"{r_label} should hold one episode_return_mean per iteration of {label} "
+            f"({algo.iteration} numbers); it holds {shown}.",
+            hint or 'append result["env_runners"]["episode_return_mean"] after each train().',
+        )
+    compared = ""
+    if baseline:
+        n = min(len(baseline), len(curve))
+        compared = (
+            f"; the lesson's run ({field}={lesson!r}) had {baseline[n - 1]:.1f} at iteration {n}"
+        )
+    passed(
+        f"{label} trained {algo.iteration} iterations with {field}={mine!r}: episode_return_mean "
+        f"{curve[0]:.1f} -> {curve[-1]:.1f}{compared}."
+    )
+
+
+def policy_restored(answer: Any, checkpoint: Any, seeds: Any, hint: str | None = None) -> None:
+    """Pass when ``answer`` (an ``RLModule``, or an ``Algorithm`` whose module is used) holds the
+    very weights of the policy saved in the algorithm checkpoint folder ``checkpoint`` (each
+    tensor of the two state dicts compared with NumPy), and plays the same greedy episodes: one
+    CartPole episode per seed in ``seeds``, the same returns as the saved policy."""
+    import numpy as np
+    from ray.rllib.algorithms.algorithm import Algorithm
+    from ray.rllib.core.rl_module.rl_module import RLModule
+
+    from . import _rllib
+
+    path = _rllib.module_path(checkpoint)
+    label, value = resolve(answer)
+    _require_defined(
+        label, value, hint or "restore it with RLModule.from_checkpoint(<the module's folder>)."
+    )
+    module = value.get_module() if isinstance(value, Algorithm) else value
+    if not isinstance(module, RLModule):
+        fail(
+            f"{label} is a {type(value).__name__}, not an RLModule (nor an Algorithm).",
+            hint or "RLModule.from_checkpoint(path) returns the policy network itself.",
+        )
+    saved = RLModule.from_checkpoint(str(path))
+    mine, theirs = module.get_state(), saved.get_state()
+    # An inference-only copy (an env runner's) holds the policy's tensors and no value function.
+    if not mine or not set(mine) <= set(theirs):
+        fail(
+            f"{label} has other layers than the saved policy ({len(mine)} tensors, the "
+            f"checkpoint's {len(theirs)}): it is not the same kind of network.",
+            hint,
+        )
+    differ = [k for k in mine if not np.array_equal(np.asarray(mine[k]), np.asarray(theirs[k]))]
+    if differ:
+        gap = max(
+            float(np.max(np.abs(np.asarray(mine[k]) - np.asarray(theirs[k])))) for k in differ
+        )
+        fail(
+            f"{len(differ)} of the {len(mine)} weight tensors of {label} differ from the "
+            f"checkpoint's (largest difference {gap:.3g}): it is not the saved policy.",
+            hint
+            or "restore from the checkpoint folder that algo.save_to_path() returned, "
+            "not a freshly built or further trained one.",
+        )
+    got = _rllib.greedy_returns(module, seeds)
+    expected = _rllib.greedy_returns(saved, seeds)
+    if got != expected:
+        fail(
+            f"{label} has the saved weights but plays other episodes: mean return "
+            f"{np.mean(got):.1f}, the saved policy's {np.mean(expected):.1f}.",
+            hint,
+        )
+    held = f"{len(mine)} weight tensors" + (
+        f" (the policy's {len(mine)} of {len(theirs)}: an inference-only copy)"
+        if len(mine) < len(theirs)
+        else ""
+    )
+    passed(
+        f"{label} holds the checkpoint's {held} exactly, and over the same {len(got)} seeded "
+        f"episodes returns {np.mean(got):.1f} on average, as the saved policy."
+    )
