@@ -166,9 +166,13 @@ def test_add_node_then_kill_node_kills_its_raylet(cluster):
     )
 
     @ray.remote
-    def slow(seconds):
-        time.sleep(seconds)
-        return ray.get_runtime_context().get_node_id()
+    def slow(node_to_hold):
+        # Held on the doomed node until it dies (so both tasks run there when it is killed,
+        # however slowly their workers start); a retry elsewhere returns at once.
+        here = ray.get_runtime_context().get_node_id()
+        if here == node_to_hold:
+            time.sleep(600)
+        return here
 
     @ray.remote(num_cpus=0)
     class Where:
@@ -176,8 +180,8 @@ def test_add_node_then_kill_node_kills_its_raylet(cluster):
             return ray.get_runtime_context().get_node_id()
 
     global survivor, fragile, comeback, gone
-    survivor = slow.options(max_retries=2, **doomed).remote(10)
-    fragile = slow.options(max_retries=0, **doomed).remote(60)
+    survivor = slow.options(max_retries=2, **doomed).remote(node.node_id)
+    fragile = slow.options(max_retries=0, **doomed).remote(node.node_id)
     comeback = Where.options(max_restarts=1, max_task_retries=1, **doomed).remote()
     gone = Where.options(**doomed).remote()
     assert ray.get([comeback.where.remote(), gone.where.remote()]) == [node.node_id] * 2
