@@ -2479,11 +2479,15 @@ def _first_line(exc: BaseException) -> str:
     UserCodeException), and its own line is in the text of the traceback Ray carries."""
     import re
 
+    from .exceptions import first_lines, one_line
+
     wrappers = ("RayTaskError", "UserCodeException", "RaySystemError")
-    found = re.findall(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception)): (.+)$", str(exc), re.M)
-    own = [(name, text) for name, text in found if not name.split(".")[-1].startswith(wrappers)]
+    text = str(exc)
+    found = re.finditer(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception)): (.+)$", text, re.M)
+    own = [m for m in found if not m.group(1).split(".")[-1].startswith(wrappers)]
     if own:
-        return f"{own[-1][0].split('.')[-1]}: {own[-1][1].strip()}"[:300]
+        name = own[-1].group(1).split(".")[-1]
+        return f"{name}: {first_lines(text[own[-1].start(2) :])}"[:300]
     seen = {id(exc)}
     while True:
         inner = getattr(exc, "cause", None) or exc.__cause__
@@ -2491,8 +2495,6 @@ def _first_line(exc: BaseException) -> str:
             break
         seen.add(id(inner))
         exc = inner
-    from .exceptions import one_line
-
     return one_line(exc)
 
 

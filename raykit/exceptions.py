@@ -37,5 +37,13 @@ class RayNotRunning(RaykitError, RuntimeError):
 
 def one_line(exc: BaseException) -> str:
     """An error as one short line: its type and the first line of its message."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return f"{type(exc).__name__}: {lines[0] if lines else ''}"[:300]
+    return f"{type(exc).__name__}: {first_lines(str(exc))}"[:300]
+
+
+def first_lines(message: str) -> str:
+    """The first line of an error message, or, when it only announces what follows (Ray Train's
+    "Training failed due to worker errors:"), that line and the ones after it, joined."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    if lines and lines[0].endswith(":"):  # the rank headers ("[Rank 0 Error Snippet]:") say little
+        return " ".join([lines[0], *(x for x in lines[1:] if not x.startswith("[Rank"))])
+    return lines[0] if lines else ""

@@ -52,3 +52,25 @@ def test_failure_renders_as_the_hint_alone_in_ipython():
     err = CheckFailed("`x` is 3.", "try 4.")
     assert err._render_traceback_() == ["\u2717 Not yet: `x` is 3.", "  Hint: try 4."]
     assert isinstance(err, AssertionError)  # so papermill and pytest count it as a failure
+
+
+def test_a_failed_train_run_is_told_by_its_workers_errors_not_its_announcement():
+    # Ray Train's WorkerGroupError opens "Training failed due to worker errors:", the errors
+    # on the lines after; the line a check shows must carry them.
+    from ray.train.v2.api.exceptions import WorkerGroupError
+
+    from raykit.check import _first_line
+
+    error = WorkerGroupError("[Rank 0 Error Snippet]:\nValueError: lr must be > 0", {})
+    assert _first_line(error) == "ValueError: lr must be > 0"  # the worker's own error
+    # As a Tune trial carries it: the traceback's text, its last own error line announcing.
+    trial = RuntimeError(
+        "Traceback (most recent call last):\n  File 'driver.py'\n"
+        "ray.train.v2.api.exceptions.WorkerGroupError: Training failed due to worker errors:\n"
+        "[Rank 0 Error Snippet]:\nThe actor died unexpectedly before finishing this task."
+    )
+    assert _first_line(trial) == (
+        "WorkerGroupError: Training failed due to worker errors: "
+        "The actor died unexpectedly before finishing this task."
+    )
+    assert _first_line(ValueError("bad lr\nmore")) == "ValueError: bad lr"
