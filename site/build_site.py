@@ -83,6 +83,7 @@ class Lesson:
     level: str = ""
     prerequisites: str = ""
     time: str = ""
+    runs_on: str = ""  # where the header says it runs; runs_on(lesson) says what it should
     needs: list[tuple[str, str]] = field(default_factory=list)
     executed: Path | None = None
     run: str = ""  # how and when it ran, for the page
@@ -109,7 +110,12 @@ def read_lesson(path: Path) -> Lesson:
     else:
         lesson.number, lesson.title = path.name[:2], first.lstrip("# ").strip() or path.stem
     flat = " ".join(header.split())
-    for key, attr in (("Level", "level"), ("Prerequisites", "prerequisites"), ("Time", "time")):
+    for key, attr in (
+        ("Level", "level"),
+        ("Prerequisites", "prerequisites"),
+        ("Time", "time"),
+        ("Runs on", "runs_on"),
+    ):
         found = re.search(rf"\*\*{key}:\*\*\s*(.+?)\s*(?:·\s*\*\*|\*\*You will|$)", flat)
         if found:
             setattr(lesson, attr, found.group(1).strip())
@@ -344,6 +350,18 @@ not been run on Colab or on Binder's servers by the suite.
 `git clone` the repository, then `make lab` (JupyterLab on 127.0.0.1, lesson 00 open) or
 `make test` (every lesson in small mode, and the unit tests).
 """
+
+
+def runs_on(lesson: Lesson) -> str:
+    """What a lesson's header says under **Runs on**, from what its code needs: the notebook
+    says it to a learner who opened it anywhere, the site to one who reads the page."""
+    where = (
+        "Binder and your own machine as they are; "
+        "Colab after the install cell on the lesson's site page"
+    )
+    if not lesson.needs:
+        return where
+    return f"{where}, plus: " + "; ".join(_colab_note(label) for label, _ in lesson.needs)
 
 
 def _colab_note(label: str) -> str:

@@ -56,6 +56,16 @@ def test_lessons_needs_are_found_in_their_code():
     assert needs["00"] == set() and needs["01"] == set()
 
 
+def test_every_notebook_says_where_it_runs_as_its_site_page_does():
+    for path in LESSONS:
+        lesson = build_site.read_lesson(path)
+        expected = build_site.runs_on(lesson)
+        assert lesson.runs_on == expected, f"{path.name}'s header: **Runs on:** {expected}"
+    eleven = build_site.read_lesson(NOTEBOOKS / "11_kuberay.ipynb").runs_on
+    assert "several Ray nodes" in eleven and "kuberay crds --download" in eleven
+    assert "plus" not in build_site.read_lesson(NOTEBOOKS / "01_tasks.ipynb").runs_on
+
+
 def test_widgets_are_drawn_from_their_saved_state():
     """Real ipywidgets, their state taken as a notebook saves it (no kernel, no browser)."""
     import ipywidgets as W
