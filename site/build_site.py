@@ -307,7 +307,7 @@ def hosted_page(lessons: list[Lesson], repo: str | None) -> str:
     rows = "\n".join(
         f"| [{lesson.number}](notebooks/{lesson.name}) | "
         f"{_cell(', '.join(label for label, _ in lesson.needs) or '-')} | "
-        + ("; ".join(_colab_note(label) for label, _ in lesson.needs) or "nothing more")
+        + (_colab_notes(lesson) or "nothing more")
         + " |"
         for lesson in lessons
     )
@@ -361,7 +361,12 @@ def runs_on(lesson: Lesson) -> str:
     )
     if not lesson.needs:
         return where
-    return f"{where}, plus: " + "; ".join(_colab_note(label) for label, _ in lesson.needs)
+    return f"{where}, plus: {_colab_notes(lesson)}"
+
+
+def _colab_notes(lesson: Lesson) -> str:
+    """What a hosted notebook needs for this lesson beyond the install cell ("" for nothing)."""
+    return "; ".join(_colab_note(label) for label, _ in lesson.needs)
 
 
 def _colab_note(label: str) -> str:
