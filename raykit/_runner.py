@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
@@ -189,16 +190,18 @@ def _execute(
     start = time.perf_counter()
     result = NotebookResult(str(path), str(output), "passed", 0.0)
     try:
-        papermill.execute_notebook(
-            str(path),
-            str(output),
-            parameters=dict(params),
-            kernel_name=kernel_name,
-            execution_timeout=timeout,
-            progress_bar=False,
-            cwd=str(path.parent),
-            allow_errors=allow_errors,
-        )
+        with kernel_sockets() as config:
+            papermill.execute_notebook(
+                str(path),
+                str(output),
+                parameters=dict(params),
+                kernel_name=kernel_name,
+                execution_timeout=timeout,
+                progress_bar=False,
+                cwd=str(path.parent),
+                allow_errors=allow_errors,
+                config=config,
+            )
     except papermill.PapermillExecutionError as exc:
         result.status = "failed"
         result.error = f"{exc.ename}: {exc.evalue}"
@@ -245,6 +248,23 @@ def _kernel_environment(smoke: bool) -> dict[str, str]:
     if bin_dir not in path.split(os.pathsep):
         values["PATH"] = os.pathsep.join([bin_dir, path]) if path else bin_dir
     return values
+
+
+@contextmanager
+def kernel_sockets():
+    """Jupyter config for the kernels started inside the block: their ZMQ sockets are files in a
+    private folder (``ipc``), not TCP ports. A TCP port jupyter_client picks is free when it
+    looks, but a Ray cluster or another kernel starting at the same moment can bind it first: the
+    kernel then dies with "Address already in use" and the run fails before its first cell (seen
+    in this project's CI, lessons running in parallel). Windows has no ipc transport: TCP there."""
+    from traitlets.config import Config
+
+    if os.name != "posix":
+        yield Config()
+        return
+    # Short: a socket path has at most 107 characters; the kernel adds "-1" to "-5".
+    with tempfile.TemporaryDirectory(prefix="rk-kernel-") as folder:
+        yield Config({"KernelManager": {"transport": "ipc", "ip": os.path.join(folder, "k")}})
 
 
 @contextmanager

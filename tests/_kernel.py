@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,13 +44,23 @@ class Kernel:
     """An IPython kernel (this venv's ``python3``) started in ``cwd`` with extra ``env``."""
 
     def __init__(self, cwd: str | Path, env: dict | None = None, timeout: float = 900):
-        from jupyter_client.manager import start_new_kernel
+        from jupyter_client.manager import KernelManager
+
+        from raykit._runner import kernel_sockets
 
         self.timeout = timeout
         full_env = dict(os.environ) | {k: str(v) for k, v in (env or {}).items()}
-        self.km, self.kc = start_new_kernel(
-            kernel_name="python3", cwd=str(cwd), env=full_env, startup_timeout=120
-        )
+        self._sockets = contextlib.ExitStack()  # the kernel's socket folder, kept until close()
+        config = self._sockets.enter_context(kernel_sockets())
+        self.km = KernelManager(kernel_name="python3", config=config)
+        self.km.start_kernel(cwd=str(cwd), env=full_env)
+        self.kc = self.km.client()
+        self.kc.start_channels()
+        try:
+            self.kc.wait_for_ready(timeout=120)
+        except RuntimeError:
+            self.close()
+            raise
 
     def run(self, code: str, timeout: float | None = None) -> CellRun:
         """Execute ``code`` as a cell (IPython syntax, history, events) and collect its output."""
@@ -78,6 +89,7 @@ class Kernel:
     def close(self) -> None:
         self.kc.stop_channels()
         self.km.shutdown_kernel(now=False)
+        self._sockets.close()
 
     def __enter__(self) -> Kernel:
         return self

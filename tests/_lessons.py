@@ -104,32 +104,23 @@ def _cell(source: str, allow_error: bool = False, **metadata):
 def run_lesson(path: Path, out_dir: Path) -> dict:
     """Run ``path`` with its variants; write both notebooks and ``<lesson>.json`` (the summary)."""
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-    from raykit._runner import _environment, _kernel_environment
+    from raykit._runner import _environment, _kernel_environment, kernel_sockets
 
     lesson, derived = variant_notebook(path)
     summary = {"lesson": path.name, "failed": None, "last_cell": None, "seconds": None}
-    client = NotebookClient(
-        derived,
-        timeout=CELL_TIMEOUT_S,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(path.parent)}},
-    )
     start = time.perf_counter()
     with _environment({**_kernel_environment(smoke=True), "RAYKIT_SOLUTIONS": "on"}):
-        with client.setup_kernel():
-            for index, cell in enumerate(derived.cells):
-                try:
-                    client.execute_cell(cell, index)
-                except (CellExecutionError, CellTimeoutError, DeadKernelError) as exc:
-                    where = cell.metadata.get(LESSON_INDEX_KEY, cell.metadata.get(VARIANT_KEY))
-                    summary["failed"] = [where, type(exc).__name__, str(exc)[-2000:]]
-                    _clean_up(client, derived)
-                    break
-                if LESSON_INDEX_KEY in cell.metadata:
-                    summary["last_cell"] = cell.metadata[LESSON_INDEX_KEY]
-            client.set_widgets_metadata()
+        with kernel_sockets() as config:
+            client = NotebookClient(
+                derived,
+                timeout=CELL_TIMEOUT_S,
+                kernel_name="python3",
+                resources={"metadata": {"path": str(path.parent)}},
+                config=config,
+            )
+            with client.setup_kernel():
+                _run_cells(client, derived, summary)
     summary["seconds"] = round(time.perf_counter() - start, 1)
     _fill_outputs(lesson, derived)
     (out_dir / "variants").mkdir(parents=True, exist_ok=True)
@@ -138,6 +129,23 @@ def run_lesson(path: Path, out_dir: Path) -> dict:
     (out_dir / f"{path.stem}.json").write_text(json.dumps(summary, indent=1) + "\n")
     keep_for_site(out_dir, path)
     return summary
+
+
+def _run_cells(client, derived, summary: dict) -> None:
+    """Run the cells in order; at the first failure record where and why, then clean up."""
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    for index, cell in enumerate(derived.cells):
+        try:
+            client.execute_cell(cell, index)
+        except (CellExecutionError, CellTimeoutError, DeadKernelError) as exc:
+            where = cell.metadata.get(LESSON_INDEX_KEY, cell.metadata.get(VARIANT_KEY))
+            summary["failed"] = [where, type(exc).__name__, str(exc)[-2000:]]
+            _clean_up(client, derived)
+            break
+        if LESSON_INDEX_KEY in cell.metadata:
+            summary["last_cell"] = cell.metadata[LESSON_INDEX_KEY]
+    client.set_widgets_metadata()
 
 
 def keep_for_site(out_dir: Path, path: Path) -> None:
@@ -208,8 +216,11 @@ class LessonRun:
     @classmethod
     def load(cls, out_dir: Path, name: str) -> LessonRun:
         summary_file = out_dir / f"{Path(name).stem}.json"
-        if not summary_file.is_file():
-            return cls(out_dir / name, {"failed": [None, "NoRun", "the lesson run wrote nothing"]})
+        if not summary_file.is_file():  # the run's process ended before its summary: say why
+            log = out_dir / f"{Path(name).stem}.log"
+            tail = log.read_text(errors="replace")[-1500:] if log.is_file() else "(no log)"
+            why = f"the lesson run wrote nothing; its log ends:\n{tail}"
+            return cls(out_dir / name, {"failed": [None, "NoRun", why]})
         run = cls(out_dir / name, json.loads(summary_file.read_text()))
         variants_file = out_dir / "variants" / name
         if variants_file.is_file():

@@ -19,6 +19,7 @@ from conftest import ROOT
 import raykit
 import raykit.cli
 from raykit import _exercise, _predict, _progress
+from raykit._runner import kernel_sockets
 from raykit.check import CheckFailed
 from raykit.exceptions import ConfigError
 
@@ -94,9 +95,15 @@ def papermill_run(path: Path, home: Path, env: dict | None = None):
     try:
         out = path.with_name(path.stem + ".out.ipynb")
         try:
-            papermill.execute_notebook(
-                str(path), str(out), progress_bar=False, execution_timeout=300, cwd=str(path.parent)
-            )
+            with kernel_sockets() as config:
+                papermill.execute_notebook(
+                    str(path),
+                    str(out),
+                    progress_bar=False,
+                    execution_timeout=300,
+                    cwd=str(path.parent),
+                    config=config,
+                )
             error = None
         except papermill.PapermillExecutionError as exc:
             error = exc

@@ -15,6 +15,7 @@ from conftest import NOTEBOOKS
 
 import raykit
 from raykit import ConfigError
+from raykit._runner import kernel_sockets
 
 LESSONS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 # None in a parameters cell but not derived right after it: the lesson makes a temporary folder
@@ -200,14 +201,16 @@ def _run(head: Path, monkeypatch, *, smoke_env: bool, parameters: dict | None = 
         else:
             env.delenv("RAYKIT_SMOKE", raising=False)
         out = head.with_name(f"{head.stem}.{len(list(head.parent.glob('*.out.ipynb')))}.out.ipynb")
-        papermill.execute_notebook(
-            str(head),
-            str(out),
-            parameters=parameters or {},
-            cwd=str(NOTEBOOKS),
-            progress_bar=False,
-            execution_timeout=120,
-        )
+        with kernel_sockets() as config:
+            papermill.execute_notebook(
+                str(head),
+                str(out),
+                parameters=parameters or {},
+                cwd=str(NOTEBOOKS),
+                progress_bar=False,
+                execution_timeout=120,
+                config=config,
+            )
     nb = nbformat.read(out, as_version=4)
     text = "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.output_type == "stream")
     (line,) = [x for x in text.splitlines() if x.startswith("PARAMS=")]

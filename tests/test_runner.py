@@ -250,3 +250,23 @@ def test_the_runner_reports_the_seconds_spent_starting_ray(tmp_path):
     assert result.ray_start_seconds <= result.seconds
     table = report.table()
     assert f"{result.ray_start_seconds:6.1f} s" in table and "of it starting Ray" in table
+
+
+def test_the_runners_kernels_listen_on_socket_files_not_tcp_ports(tmp_path):
+    """A TCP port picked for a kernel can be taken by a Ray cluster starting at the same moment
+    ("Address already in use": the run fails before its first cell, as it did in this project's
+    CI); a kernel on ipc sockets in a private folder cannot lose them."""
+    notebook = tmp_path / "sockets.ipynb"
+    _write_notebook(
+        notebook,
+        "",
+        "import os\n"
+        "from ipykernel.connect import get_connection_info\n"
+        "info = get_connection_info(unpack=True)\n"
+        "shell = f\"{info['ip']}-{info['shell_port']}\"\n"
+        "print('TRANSPORT', info['transport'], 'SHELL SOCKET FILE', os.path.exists(shell))",
+    )
+    report = run_notebooks([notebook], output_dir=tmp_path / "out", echo=False)
+    assert report.ok, report.results[0].error
+    text = outputs_text(tmp_path / "out" / "sockets.ipynb")
+    assert "TRANSPORT ipc SHELL SOCKET FILE True" in text
