@@ -360,17 +360,20 @@ def _ray_init_local(kwargs: dict, loopback: bool):
 
 
 def _kill_own_ray_children(since: float) -> None:
-    """SIGKILL the Ray processes this process started at or after ``since`` (a failed start's
-    GCS, raylet and agents): children of ours, so no other user's process is touched."""
+    """SIGKILL what a failed start of this process left: the Ray processes it started at or
+    after ``since`` (a GCS, a raylet, the dashboard: ray.init's direct children) and their
+    descendants (the raylet's agents and workers). Only direct children: a process that runs
+    notebooks or tests has other Ray clusters further down its tree (each kernel's), started
+    meanwhile, and those are not this start's."""
     import psutil
 
     from ._exposure import is_ray_process
 
     victims = []
-    for child in psutil.Process().children(recursive=True):
+    for child in psutil.Process().children():
         try:
             if child.create_time() >= since - 1 and is_ray_process(child):
-                victims.append(child)
+                victims.extend([child, *child.children(recursive=True)])
         except psutil.Error:
             continue
     for proc in victims:

@@ -258,3 +258,56 @@ def test_minicluster_nodes_listen_on_loopback_only():
     print(f"MiniCluster: {len(listening)} listening sockets, {len(exposed)} beyond loopback")
     assert {"gcs_server", "raylet", "ray::DashboardAgent"} <= names, names
     assert exposed == [], "sockets reachable from the network:\n" + "\n".join(exposed)
+
+
+_FAILED_START = textwrap.dedent(
+    """
+    import json, os, time, psutil, ray
+    from raykit import _exposure, _session
+    since = time.time()
+    ray.init(address="local", num_cpus=1, include_dashboard=False)
+    ray.get(ray.remote(lambda: 1).remote())
+    mine = [p for p in psutil.Process().children(recursive=True) if _exposure.is_ray_process(p)]
+    _session._kill_own_ray_children(since=since)  # as after a start that timed out
+    gone, alive = psutil.wait_procs(mine, timeout=30)
+    print(json.dumps({"started": len(mine), "alive": [p.pid for p in alive]}), flush=True)
+    os._exit(0)  # its cluster is gone: nothing for ray.shutdown to stop
+    """
+)
+
+
+def test_a_failed_starts_clean_up_kills_that_start_and_not_the_clusters_below_it():
+    """raykit.init retries a start that timed out, killing what it left first. A process that
+    runs kernels or tests (this one) has their clusters in its tree: they must live on."""
+    from raykit import _session
+
+    since = time.time()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_ONE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        for line in holder.stdout:  # raykit's own lines come first
+            if line.startswith("store"):
+                break
+        else:
+            raise AssertionError("the other cluster did not start")
+        theirs = [
+            p
+            for p in psutil.Process(holder.pid).children(recursive=True)
+            if _exposure.is_ray_process(p)
+        ]
+        assert {"gcs_server", "raylet"} <= {p.name() for p in theirs}, theirs
+        _session._kill_own_ray_children(since=since)
+        assert all(p.is_running() for p in theirs), "a cluster of a child process was killed"
+    finally:
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        holder.wait(timeout=120)
+    assert holder.returncode == 0, "its shutdown found its cluster broken"
+
+    own = subprocess.run(
+        [sys.executable, "-c", _FAILED_START], capture_output=True, text=True, timeout=300
+    )
+    report = json.loads(next(line for line in own.stdout.splitlines() if line.startswith("{")))
+    assert report["started"] >= 3, report  # GCS, raylet, agents, a worker
+    assert report["alive"] == [], f"processes of the failed start left running: {report}"
