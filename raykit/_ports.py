@@ -2,46 +2,15 @@
 
 from __future__ import annotations
 
-import random
 import socket
 import time
-from pathlib import Path
 
 from .exceptions import ConfigError, RaykitError
 
-# Ports are picked here, not by the OS (bind to port 0): the OS hands out its ephemeral range,
-# the same ports every outgoing connection on the host draws from, so on a busy host (many
-# clusters, kernels, CI) a port found free is often taken before the server binds it. Above
-# Ray's worker ports (10002-19999) and below Linux's ephemeral range, only servers told a port
-# use one, and a random pick makes two pickers at once unlikely to meet.
-PICK_RANGE = range(20000, 32768)
-PICK_TRIES = 64
-_EPHEMERAL_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
-
-
-def ephemeral_ports() -> range:
-    """The host's ephemeral port range (Linux's default where it cannot be read)."""
-    try:
-        low, high = (int(word) for word in _EPHEMERAL_FILE.read_text().split())
-    except (OSError, ValueError):
-        low, high = 32768, 60999
-    return range(low, high + 1)
-
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nothing listens on right now on ``host`` ("" for every interface), outside
-    the host's ephemeral range and Ray's worker ports where one is free there."""
+    """A TCP port nothing listens on right now on ``host`` ("" for every interface)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    ephemeral = ephemeral_ports()
-    candidates = [port for port in PICK_RANGE if port not in ephemeral]
-    # SystemRandom: forked processes (Ray workers, pools) do not share one sequence.
-    for port in random.SystemRandom().sample(candidates, min(PICK_TRIES, len(candidates))):
-        with socket.socket(family, socket.SOCK_STREAM) as sock:
-            try:
-                sock.bind((host, port))
-            except OSError:
-                continue
-            return port
     with socket.socket(family, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
