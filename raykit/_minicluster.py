@@ -19,7 +19,7 @@ import psutil
 
 from . import _host, _ray_private, _timing
 from ._autoscale import NODE_GROUP_LABEL
-from ._ports import free_port, require_free_port, wait_for_port
+from ._ports import free_port, free_ports, require_free_port, wait_for_port
 from ._session import state_api_address
 from ._supervisor import Supervisor, freeze_then_kill, kill, marked_processes, wait_gone
 from ._wait import wait_until
@@ -678,16 +678,6 @@ class MiniCluster:
 
     def _start_node(self, name, num_cpus, resources, labels, store, *, port=None) -> MiniNode:
         head = name == "n00"
-        ports = {
-            "node_manager": free_port(""),
-            "object_manager": free_port(""),
-            "dashboard_agent_listen": free_port(""),
-            "dashboard_agent_grpc": free_port(""),
-            "runtime_env_agent": free_port(""),
-            "metrics_export": free_port(""),
-        }
-        if head:
-            ports.update(gcs=port or free_port(""), dashboard=free_port(""), client=free_port(""))
         node = MiniNode(
             name=name,
             temp_dir=os.path.join(self.root, name),
@@ -695,14 +685,11 @@ class MiniCluster:
             resources=dict(resources or {}),
             labels=dict(labels or {}),
             object_store_memory=int(store),
-            ports=ports,
+            ports={},
             is_head=head,
         )
         self.nodes.append(node)
-        # `ray start`, through a wrapper that keeps --node-ip-address=127.0.0.1 as given: Ray
-        # would swap it for the host's network address, where every node would then listen.
-        node.start_flags = self._node_flags(node)
-        command = [sys.executable, "-m", "raykit._ray_start", *node.start_flags]
+        command = [sys.executable, "-m", "raykit._ray_start"]
         # What changes Ray's behaviour, shown in MiniNode.start_command: token authentication on
         # every node; on the head, the GCS's health checks and the Redis that backs it.
         node.start_env = {"RAY_AUTH_MODE": self._env["RAY_AUTH_MODE"]}
@@ -715,14 +702,21 @@ class MiniCluster:
             node.start_env.update(AUTOSCALER_ENV)
         env = {**self._env, **node.start_env, NODE_MARKER: node.temp_dir}
         for attempt in range(1, START_ATTEMPTS + 1):
+            # Fresh ports on every attempt: a port taken by someone else between the pick and
+            # the bind ("Failed to start the grpc server") would fail every retry otherwise.
+            node.ports = self._pick_ports(head, port)
+            # `ray start`, through a wrapper that keeps --node-ip-address=127.0.0.1 as given: Ray
+            # would swap it for the host's network address, where every node would then listen.
+            node.start_flags = self._node_flags(node)
             with (
                 _timing.ray_start(f"MiniCluster node {name}"),
                 _host.startup_turn(say=lambda line: print(f"raykit: {line}")),
             ):
-                error = self._run_ray_start(node, command, env)
+                error = self._run_ray_start(node, command + node.start_flags, env)
             if error is None:
                 break
             kill(node.processes())  # what the failed attempt left behind
+            _set_aside_raylet_logs(node.temp_dir, attempt)
             if attempt == START_ATTEMPTS:
                 self.nodes.remove(node)
                 raise RaykitError(
@@ -738,6 +732,19 @@ class MiniCluster:
             address_file = Path(node.temp_dir, "ray_current_cluster")
             self.address = address_file.read_text().strip()
         return node
+
+    @staticmethod
+    def _pick_ports(head: bool, gcs_port: int | None) -> dict[str, int]:
+        """A port for each server of a node, all different; the head's GCS on ``gcs_port`` when
+        the user gave one."""
+        names = ["node_manager", "object_manager", "dashboard_agent_listen"]
+        names += ["dashboard_agent_grpc", "runtime_env_agent", "metrics_export"]
+        if head:
+            names += ["dashboard", "client"] + ([] if gcs_port else ["gcs"])
+        ports = dict(zip(names, free_ports(len(names), ""), strict=True))
+        if head and gcs_port:
+            ports["gcs"] = gcs_port
+        return ports
 
     def _node_flags(self, node: MiniNode) -> list[str]:
         p = node.ports
@@ -997,6 +1004,13 @@ def _write_agent_port_files(node: MiniNode) -> bool:
         return False
     _ray_private.write_agent_port_files(session_dir, node_id, node.ports)
     return True
+
+
+def _set_aside_raylet_logs(temp_dir: str, attempt: int) -> None:
+    """Rename a failed attempt's ``raylet.out`` to ``raylet.attempt<N>.out``: the next attempt
+    runs in the same session folder, and its fatal line would fail that attempt at once."""
+    for log in Path(temp_dir).glob("session_*/logs/raylet.out"):
+        log.rename(log.with_name(f"raylet.attempt{attempt}.out"))
 
 
 def _raylet_fatal_line(temp_dir: str) -> str | None:

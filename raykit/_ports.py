@@ -16,6 +16,20 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """``count`` different TCP ports free on ``host`` right now: the sockets stay bound until
+    all are picked, so no two picks can be the same port (one process's servers, as a node's)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    socks = [socket.socket(family, socket.SOCK_STREAM) for _ in range(count)]
+    try:
+        for sock in socks:
+            sock.bind((host, 0))
+        return [sock.getsockname()[1] for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
 def require_free_port(name: str, port: int) -> None:
     """Raise ConfigError naming ``name`` unless ``port`` is a user port free on every interface."""
     if isinstance(port, bool) or not isinstance(port, int) or not 1024 <= port <= 65535:

@@ -765,6 +765,25 @@ def _result_grid(answer: Any, hint: str | None) -> tuple[str, Any, list]:
     return label, value, trials
 
 
+def _asha_rungs(grid: Any, max_t: int) -> list[int]:
+    """The rungs below ``max_t`` (iterations, ascending) of the ASHA scheduler that the Tuner of
+    ``grid`` ran with, read from the ``tuner.pkl`` Tune saves in the experiment folder; ``[]``
+    when it ran with another scheduler, another ``max_t``, or the file cannot be read."""
+    from pathlib import Path
+
+    import ray.cloudpickle
+    from ray.tune.schedulers import AsyncHyperBandScheduler
+
+    try:
+        state = ray.cloudpickle.loads(Path(grid.experiment_path, "tuner.pkl").read_bytes())
+        scheduler = state["_tune_config"].scheduler
+    except Exception:  # a private file of Tune's: any failure means "not known"
+        return []
+    if not isinstance(scheduler, AsyncHyperBandScheduler) or scheduler._max_t != max_t:
+        return []
+    return sorted({m for bracket in scheduler._brackets for m, _ in bracket._rungs if m < max_t})
+
+
 def _iterations(result: Any) -> int:
     return int((result.metrics or {}).get("training_iteration", 0))
 
@@ -868,12 +887,26 @@ def tuned(
 def stopped_early(answer: Any, max_t: int, hint: str | None = None) -> None:
     """Pass when a scheduler stopped some trials of the Tune ``ResultGrid`` ``answer`` early:
     judged from the iterations each trial ran (its ``training_iteration``), at least one trial
-    stopped before ``max_t`` and at least one ran all ``max_t``."""
-    label, _, trials = _result_grid(answer, hint)
+    stopped before ``max_t`` and at least one ran all ``max_t``. When none stopped, it passes
+    only if the Tuner ran with an ASHA scheduler of that ``max_t`` with a rung below it, and
+    says that this run's scores let every trial through."""
+    label, value, trials = _result_grid(answer, hint)
     ran = [_iterations(r) for r in trials]
     if len(ran) < 2:
         fail(f"{label} holds {len(ran)} trial(s); early stopping compares several.", hint)
     shown = ", ".join(map(str, sorted(ran)))
+    rungs = _asha_rungs(value, max_t)
+    if min(ran) >= max_t and rungs:
+        # ASHA lets a trial through a rung when its score is not below the cutoff of the scores
+        # recorded there before it; when every trial arrives better than those (rare, and more so
+        # the more trials), none is stopped. The answer is right: say so rather than fail it.
+        passed(
+            f"your Tuner's scheduler is ASHA with max_t={max_t} and a rung at iteration "
+            f"{rungs[0]}, and this run it stopped none (iterations: {shown}): each trial reached "
+            "the rung with a score at least as good as the cutoff of those before it. Run the "
+            "cell again to watch it stop some."
+        )
+        return
     if min(ran) >= max_t:
         fail(
             f"every trial of {label} ran {max_t} or more iterations (iterations: {shown}): "

@@ -560,10 +560,8 @@ class Served:
 
 @pytest.fixture(scope="module")
 def serve_on_gpus(gpu_cluster):
-    serve.start(
-        http_options={"host": "127.0.0.1", "port": raykit.free_port()},
-        logging_config={"log_level": "WARNING"},
-    )
+    # As in the lesson: handles only, so no HTTP proxy and no port to race for.
+    serve.start(proxy_location="Disabled", logging_config={"log_level": "WARNING"})
     yield
     serve.shutdown()
     _gpus_free_again()

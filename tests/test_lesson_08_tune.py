@@ -139,6 +139,23 @@ def grids(cluster, tmp_path_factory):
         listed=_fit(
             {"hidden": tune.grid_search([16, 64]), "lr": tune.grid_search([0.01, 0.1]), "epochs": 1}
         ),
+        # ASHA over trials run one at a time, in the grid's order: scores that arrive best-first
+        # are stopped at the rung; scores that arrive worst-first all pass it.
+        asha_best_first=_asha(_fit, [0.1, 0.01, 0.001]),
+        asha_worst_first=_asha(_fit, [0.001, 0.01, 0.1]),
+    )
+
+
+def _asha(fit, lrs):
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler
+
+    return fit(
+        {"lr": tune.grid_search(lrs), "epochs": 2},
+        metric="score",
+        mode="max",
+        scheduler=ASHAScheduler(max_t=2, grace_period=1, reduction_factor=2),
+        max_concurrent_trials=1,
     )
 
 
@@ -194,6 +211,28 @@ def test_stopped_early_passes_uneven_iterations_and_fails_even_ones(grids, capsy
         raykit.check.stopped_early(grids.tuned, max_t=3)
     with pytest.raises(CheckFailed, match="no trial of your answer ran 5 iterations"):
         raykit.check.stopped_early(grids.tuned, max_t=5)
+
+
+@pytest.mark.ray_cluster
+def test_stopped_early_passes_asha_that_stopped_trials_by_their_scores(grids, capsys):
+    # Replayed by hand: 0.1 passes the empty rung; 0.01 < 0.1 and 0.001 < median(0.1, 0.01).
+    assert sorted(raykit.trial_iterations(grids.asha_best_first)) == [1, 1, 2]
+    raykit.check.stopped_early(grids.asha_best_first, max_t=2)
+    assert "2 of the 3 trials in your answer stopped before 2" in capsys.readouterr().out
+
+
+@pytest.mark.ray_cluster
+def test_stopped_early_passes_asha_that_stopped_none_and_says_why(grids, capsys):
+    # Each score beats those before it at the rung, so ASHA rightly stops none: the answer is
+    # right, and the check says what happened instead of failing it.
+    assert sorted(raykit.trial_iterations(grids.asha_worst_first)) == [2, 2, 2]
+    raykit.check.stopped_early(grids.asha_worst_first, max_t=2)
+    out = capsys.readouterr().out
+    assert "scheduler is ASHA with max_t=2 and a rung at iteration 1" in out
+    assert "stopped none" in out
+    # Judged against another max_t, it is not the scheduler the exercise asked for.
+    with pytest.raises(CheckFailed, match="no trial of your answer ran 3 iterations"):
+        raykit.check.stopped_early(grids.asha_worst_first, max_t=3)
 
 
 @pytest.mark.ray_cluster
