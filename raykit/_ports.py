@@ -2,31 +2,63 @@
 
 from __future__ import annotations
 
+import random
 import socket
 import time
+from pathlib import Path
 
 from .exceptions import ConfigError, RaykitError
 
+# Ports are picked here, not by the OS (bind to port 0): the OS hands out its ephemeral range,
+# the same ports every outgoing connection on the host draws from, so on a busy host (many
+# clusters, kernels, Dask and Celery clients, CI) a port found free is often taken before the
+# server binds it (seen: a kernel's ZMQ port, Serve's proxy, Ray's dashboard). Above Ray's worker
+# ports (10002-19999) and below Linux's ephemeral range, only servers told a port use one, and a
+# random pick makes two pickers at once unlikely to meet.
+PICK_RANGE = range(20000, 32768)
+PICK_TRIES = 64
+_EPHEMERAL_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
+def ephemeral_ports() -> range:
+    """The host's ephemeral port range (Linux's default where it cannot be read)."""
+    try:
+        low, high = (int(word) for word in _EPHEMERAL_FILE.read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    return range(low, high + 1)
+
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nothing listens on right now on ``host`` ("" for every interface)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
+    """A TCP port nothing listens on right now on ``host`` ("" for every interface), outside
+    the host's ephemeral range and Ray's worker ports where one is free there."""
+    return free_ports(1, host)[0]
 
 
 def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
-    """``count`` different TCP ports free on ``host`` right now: the sockets stay bound until
-    all are picked, so no two picks can be the same port (one process's servers, as a node's)."""
+    """``count`` different TCP ports free on ``host`` right now, picked as :func:`free_port`
+    does. The sockets stay bound until all are picked, so no two picks can be the same port
+    (one node's servers); a random pick can repeat once its socket is closed."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    socks = [socket.socket(family, socket.SOCK_STREAM) for _ in range(count)]
+    ephemeral = ephemeral_ports()
+    candidates = [port for port in PICK_RANGE if port not in ephemeral]
+    # SystemRandom: forked processes (Ray workers, pools) do not share one sequence.
+    tries = random.SystemRandom().sample(candidates, min(PICK_TRIES * count, len(candidates)))
+    held: list[socket.socket] = []
     try:
-        for sock in socks:
-            sock.bind((host, 0))
-        return [sock.getsockname()[1] for sock in socks]
+        for port in [*tries, *[0] * count]:  # 0: the OS picks, once the range has none free
+            if len(held) == count:
+                break
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            try:
+                sock.bind((host, port))
+            except OSError:
+                sock.close()
+                continue
+            held.append(sock)
+        return [sock.getsockname()[1] for sock in held]
     finally:
-        for sock in socks:
+        for sock in held:
             sock.close()
 
 

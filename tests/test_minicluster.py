@@ -292,6 +292,35 @@ def test_restart_gcs_needs_fault_tolerance(cluster):
         cluster.restart_gcs()
 
 
+@pytest.mark.ray_cluster
+def test_a_node_whose_port_was_taken_starts_again_on_fresh_ports(cluster, monkeypatch):
+    import ray
+
+    from raykit import _minicluster
+
+    picks = []
+
+    def free_ports_first_one_taken(count, host=""):
+        ports = _ports.free_ports(count, host)
+        if not picks:  # the first attempt's node manager port: taken since it was picked
+            ports[0] = busy.getsockname()[1]
+        picks.append(ports)
+        return ports
+
+    with socket.socket() as busy:
+        busy.bind(("", 0))
+        busy.listen()
+        monkeypatch.setattr(_minicluster, "free_ports", free_ports_first_one_taken)
+        node = cluster.add_node(num_cpus=1, resources={"retried": 1})
+    try:
+        assert len(picks) == 2, "one failed attempt, then a start on other ports"
+        assert node.ports["node_manager"] == picks[1][0] != picks[0][0]
+        assert f"--node-manager-port={picks[1][0]}" in node.start_flags
+        assert ray.cluster_resources().get("retried") == 1
+    finally:
+        cluster.kill_node(node)
+
+
 def test_close_kills_every_process_it_started(cluster):
     import ray
 
@@ -332,43 +361,6 @@ def test_exception_inside_with_still_cleans_up_redis_and_gcs_restarts():
     assert [p for p in recorded["pids"] if _running(p)] == [], "redis and every node are gone"
     assert _mentioning(recorded["root"]) == []
     assert not os.path.exists(recorded["root"])
-
-
-@pytest.mark.ray_cluster
-def test_a_node_whose_port_was_taken_starts_again_on_fresh_ports(cluster, monkeypatch):
-    import ray
-
-    from raykit import _minicluster
-
-    picks = []
-
-    def free_ports_first_one_taken(count, host=""):
-        ports = _ports.free_ports(count, host)
-        if not picks:  # the first attempt's node manager port: taken since it was picked
-            ports[0] = busy.getsockname()[1]
-        picks.append(ports)
-        return ports
-
-    with socket.socket() as busy:
-        busy.bind(("", 0))
-        busy.listen()
-        monkeypatch.setattr(_minicluster, "free_ports", free_ports_first_one_taken)
-        node = cluster.add_node(num_cpus=1, resources={"retried": 1})
-    try:
-        assert len(picks) == 2, "one failed attempt, then a start on other ports"
-        assert node.ports["node_manager"] == picks[1][0] != picks[0][0]
-        assert f"--node-manager-port={picks[1][0]}" in node.start_flags
-        assert ray.cluster_resources().get("retried") == 1
-    finally:
-        cluster.kill_node(node)
-
-
-def test_free_ports_are_different_and_free():
-    ports = _ports.free_ports(12, "127.0.0.1")
-    assert len(set(ports)) == 12
-    for port in ports:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", port))
 
 
 def test_port_in_use_is_named_before_anything_starts():
