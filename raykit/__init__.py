@@ -2,6 +2,7 @@
 
 from . import check
 from ._actors import StateApiUnavailable, actor_calls, actor_state, wait_for_actor
+from ._celery import CeleryWorkers
 from ._datasets import dataset_path, generate_rows, load_dataset, read_dataset, write_generated
 from ._doctor import doctor
 from ._exercise import Exercise, SolutionError, exercise, solution
@@ -15,6 +16,7 @@ from ._progress import ProgressReport, my_progress
 from ._prometheus import Prometheus, scrape_metrics
 from ._serve import free_port, kill_replica, under_load
 from ._session import Session, init, shutdown
+from ._sidebyside import SideBySide
 from ._store import (
     StoreWatch,
     StoreWatchNotDone,
@@ -101,6 +103,8 @@ __all__ = [
     "init",
     "LoadReport",
     "MiniCluster",
+    "CeleryWorkers",
+    "SideBySide",
     "load_test",
     "load_dataset",
     "progress",

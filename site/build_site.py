@@ -48,6 +48,12 @@ NEEDS = [
         "machine, each with its own object store",
     ),
     (
+        r"raykit\.CeleryWorkers\(",
+        "Dask, Celery and redis-server",
+        "compares Ray with Dask and Celery: the kit's `compare` extra installs them, and Celery's "
+        "broker is `redis-server` (a Debian package)",
+    ),
+    (
         r"redis-server|gcs_fault_tolerance",
         "redis-server",
         "its GCS fault-tolerance section needs `redis-server` (a Debian package; the section "
@@ -373,6 +379,8 @@ def _colab_note(label: str) -> str:
     return {
         "several Ray nodes": "several Ray nodes on the one VM",
         "redis-server": "`apt-get install redis-server` for the GCS section",
+        "Dask, Celery and redis-server": "`pip install 'raykit[compare]'` and "
+        "`apt-get install redis-server`",
         "prometheus": "`apt-get install prometheus` for the metrics section",
         "KubeRay CRDs": "`raykit kuberay crds --download` once",
     }.get(label, label)

@@ -180,6 +180,10 @@ BAD_CALLS = [
     _bad("check.ran_as_tasks", lambda: raykit.check.ran_as_tasks([], "f", count=0), "count"),
     _bad("observe", lambda: raykit.observe(1.0, prediction="p"), "prediction"),
     _bad("ReportLog", lambda: raykit.ReportLog(keep=0), "keep"),
+    _bad("CeleryWorkers", lambda: raykit.CeleryWorkers("my jobs", "."), "module"),
+    _bad("CeleryWorkers", lambda: raykit.CeleryWorkers("jobs", "/no/such/folder"), "folder"),
+    _bad("SideBySide", lambda: raykit.SideBySide("tiny tasks", items=0), "items"),
+    _bad("SideBySide", lambda: raykit.SideBySide("job", 1).measure("Ray", 3), "run"),
     _bad(
         "kuberay.untolerated",
         lambda: importlib.import_module("raykit.kuberay").untolerated({}, "gpu", {"key": "k"}),

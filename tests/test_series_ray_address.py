@@ -28,6 +28,7 @@ OWN_SHAPE = {
     "04_patterns.ipynb",
     "06_data.ipynb",
     "10_observability.ipynb",
+    "13_compare.ipynb",  # a cluster of WORKERS CPUs beside Dask's and Celery's, on this machine
 }
 BESIDE = "is set, but this work needs a cluster of its own shape"
 
