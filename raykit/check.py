@@ -895,8 +895,9 @@ def stopped_early(answer: Any, max_t: int, hint: str | None = None) -> None:
     if len(ran) < 2:
         fail(f"{label} holds {len(ran)} trial(s); early stopping compares several.", hint)
     shown = ", ".join(map(str, sorted(ran)))
-    rungs = _asha_rungs(value, max_t)
-    if min(ran) >= max_t and rungs:
+    # Tune's saved state is read only when nothing stopped: the one case it decides.
+    rungs = _asha_rungs(value, max_t) if min(ran) >= max_t else []
+    if rungs:
         # ASHA lets a trial through a rung when its score is not below the cutoff of the scores
         # recorded there before it; when every trial arrives better than those (rare, and more so
         # the more trials), none is stopped. The answer is right: say so rather than fail it.
