@@ -20,7 +20,7 @@ from ._versions import installed_version
 from .exceptions import ClusterUnreachable, ConfigError
 
 # How often raykit.init tries to start a local cluster when Ray's own start-up times out.
-START_ATTEMPTS = 2
+START_ATTEMPTS = 3
 
 # Seconds to wait for a TCP answer from RAY_ADDRESS before saying it is unreachable. Ray itself
 # would retry for minutes, which in a notebook looks like a hang.
@@ -351,12 +351,18 @@ def _ray_init_local(kwargs: dict, loopback: bool):
                 # "local" makes Ray start a new cluster even if another one runs on this host.
                 return ray.init(address="local", **kwargs)
         except Exception as exc:
+            # A start that failed leaves its GCS, dashboard and monitors running, and Ray's
+            # shutdown does not know them (ray.init never returned): they go first, whether
+            # this start is tried again or not.
+            _kill_own_ray_children(since=began)
             # Ray gives a raylet 30 s to register and its agents 15 s to start; on a loaded
             # host (a workshop server, CI) they can miss that, and ray.init gives up.
             if attempt == START_ATTEMPTS or "timed out during startup" not in str(exc):
                 raise
-            _kill_own_ray_children(since=began)
-            _say("Ray's start-up timed out (this host is busy); starting it once more.")
+            _say(
+                f"Ray's start-up timed out (this host is busy); starting it again "
+                f"(attempt {attempt + 1} of {START_ATTEMPTS})."
+            )
 
 
 def _kill_own_ray_children(since: float) -> None:

@@ -311,3 +311,39 @@ def test_a_failed_starts_clean_up_kills_that_start_and_not_the_clusters_below_it
     report = json.loads(next(line for line in own.stdout.splitlines() if line.startswith("{")))
     assert report["started"] >= 3, report  # GCS, raylet, agents, a worker
     assert report["alive"] == [], f"processes of the failed start left running: {report}"
+
+
+_START_THAT_TIMES_OUT = textwrap.dedent(
+    """
+    import json, os, psutil, ray
+    import raykit
+    from raykit import _exposure, _session
+    def registered_never(*args, **kwargs):  # what Ray raises when a raylet misses its 30 s
+        raise Exception("The current node timed out during startup. (raised by the test)")
+    ray._private.services.get_node = registered_never  # called once the head's processes run
+    _session.START_ATTEMPTS = 2
+    try:
+        raykit.init(num_cpus=1, include_dashboard=False)
+    except Exception as exc:
+        error = str(exc)
+    else:
+        error = None
+    left = [p for p in psutil.Process().children(recursive=True) if _exposure.is_ray_process(p)]
+    gone, alive = psutil.wait_procs(left, timeout=30)
+    print(json.dumps({"error": error, "alive": [" ".join(p.cmdline())[:80] for p in alive]}))
+    """
+)
+
+
+def test_a_start_that_times_out_every_time_leaves_nothing_running():
+    """raykit.init tries a timed-out start again, then gives up with Ray's error. Neither the
+    retried attempt nor the last one may leave a GCS or dashboard behind: Ray's shutdown never
+    knew them, so they would run until someone found them by hand."""
+    run = subprocess.run(
+        [sys.executable, "-c", _START_THAT_TIMES_OUT], capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "starting it again (attempt 2 of 2)" in run.stdout, run.stdout
+    report = json.loads(next(line for line in run.stdout.splitlines() if line.startswith("{")))
+    assert "timed out during startup" in (report["error"] or ""), report
+    assert report["alive"] == [], f"processes of the failed start left running: {report}"
