@@ -31,6 +31,17 @@ def _number_in(choice: Any) -> float | None:
     return float(found[0]) if len(found) == 1 else None
 
 
+def _either(choices: tuple) -> str:
+    return ", ".join(map(repr, choices[:-1])) + f" or {choices[-1]!r}"
+
+
+def _choices_text(expected: Any) -> str:
+    """ "choice was 'Ray'", or for a tie "choices were 'Dask' or 'Ray'"."""
+    if isinstance(expected, tuple):
+        return f"choices were {_either(expected)}"
+    return f"choice was {expected!r}"
+
+
 @dataclass
 class Observation:
     """What was predicted beside what was measured, and the verdict printed for the learner."""
@@ -90,13 +101,22 @@ class Prediction:
             },
         )
 
-    def _parse(self, answer: Any) -> Any:
+    def _parse_several(self, answers) -> Any:
+        """Several choices that all count, as a tuple in the question's order; one alone as is."""
+        if not answers:
+            raise ConfigError("correct=[] names no choice: pass at least one of the choices.")
+        parsed = {self._parse(answer, argument="correct") for answer in answers}
+        ordered = tuple(choice for choice in self.choices if choice in parsed)
+        return ordered[0] if len(ordered) == 1 else ordered
+
+    def _parse(self, answer: Any, argument: str = "answer") -> Any:
         if self.choices is not None:
             for choice in self.choices:
                 if answer == choice or str(answer) == str(choice):
                     return choice
             raise ConfigError(
-                f"answer={answer!r} is not one of the choices {self.choices!r}: pass one of them."
+                f"{argument}={answer!r} is not one of the choices {self.choices!r}: pass one of "
+                "them."
             )
         try:
             value = float(answer)
@@ -119,8 +139,9 @@ class Prediction:
         unit
             Its unit, for printing (``"s"``, ``"x"``, ``"MB"``); the prediction's by default.
         correct
-            For a multiple-choice question: the choice the measurement makes right. By default
-            the choice whose number is nearest to ``measured``, when every choice names one.
+            For a multiple-choice question: the choice the measurement makes right, or a list of
+            choices that all count (systems tied within the noise). By default the choice whose
+            number is nearest to ``measured``, when every choice names one.
 
         Returns
         -------
@@ -129,8 +150,10 @@ class Prediction:
         unit = unit if unit is not None else self.unit
         shown = _fmt(measured, unit)
         if self.choices is not None:
-            if correct is not None:
-                expected = self._parse(correct)
+            if isinstance(correct, list | tuple | set | frozenset):
+                expected = self._parse_several(correct)
+            elif correct is not None:
+                expected = self._parse(correct, argument="correct")
             else:
                 expected = self._nearest_choice(measured)
         else:
@@ -138,7 +161,7 @@ class Prediction:
         if not self.made:
             verdict = f"No prediction made. Measured: {shown}."
             if expected is not None:
-                verdict += f" The right choice was {expected!r}."
+                verdict += f" The right {_choices_text(expected)}."
             observation = Observation(None, measured, unit, verdict, expected)
         elif self.choices is not None:
             verdict = f"You predicted {self.value!r}; measured {shown}"
@@ -146,8 +169,10 @@ class Prediction:
                 verdict += "."
             elif expected == self.value:
                 verdict += ": right."
+            elif isinstance(expected, tuple) and self.value in expected:
+                verdict += f": right ({_either(expected)} counts: a tie)."
             else:
-                verdict += f", so the right choice was {expected!r}."
+                verdict += f", so the right {_choices_text(expected)}."
             observation = Observation(self.value, measured, unit, verdict, expected)
         else:
             observation = self._compare_numbers(measured, unit, shown)

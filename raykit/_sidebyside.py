@@ -143,6 +143,8 @@ class SideBySide:
         The name of an item in the throughput column (``"tasks"``, ``"rows"``).
     """
 
+    tie_factor = TIE_FACTOR  # for a lesson's own comparisons (speed-ups) to use the same band
+
     def __init__(self, job: str, items: int, expected: Any = _NOT_GIVEN, unit: str = "items"):
         if not isinstance(job, str) or not job:
             raise ConfigError(f"job={job!r}: name the job as a string, e.g. job='tiny tasks'.")
@@ -217,6 +219,13 @@ class SideBySide:
         ranked = self.ranking()
         return ranked[0].system if ranked else None
 
+    @property
+    def winners(self) -> list[str]:
+        """The fastest system and those tied with it (within ``TIE_FACTOR``), fastest first: a
+        prediction naming any of them is right, as the noise could have crowned it."""
+        ranked = self.ranking()
+        return [e.system for e in ranked if e.seconds <= ranked[0].seconds * TIE_FACTOR]
+
     def verdict(self) -> str:
         """One line, computed from the runs: who was fastest by how much, ties, failures."""
         ranked = self.ranking()
@@ -225,7 +234,7 @@ class SideBySide:
             return f"{self.job}: no system returned the right result."
         best = ranked[0]
         parts = [f"{self.job}: fastest {best.system} ({best.seconds:.3g} s)"]
-        tied = [e.system for e in ranked[1:] if e.seconds <= best.seconds * TIE_FACTOR]
+        tied = self.winners[1:]
         if tied:
             parts.append(f"tied within {TIE_FACTOR}x with {', '.join(tied)}")
         if len(ranked) > 1:

@@ -430,6 +430,30 @@ def test_a_choice_prediction_is_judged_by_the_nearest_choice(capsys):
     assert "the right choice was 'tasks'" in raykit.observe(2.0, correct="tasks").verdict
 
 
+def test_a_choice_with_several_right_answers_counts_each_of_them():
+    choices = ["loop", "Dask", "Ray"]
+    raykit.predict("Fastest?", choices=choices, answer="Dask")
+    tie = raykit.observe("Ray", correct=["Ray", "Dask"])
+    assert (
+        tie.verdict == "You predicted 'Dask'; measured Ray: right ('Dask' or 'Ray' counts: a tie)."
+    )
+    assert tie.expected_choice == ("Dask", "Ray"), "in the question's order"
+    raykit.predict("Fastest?", choices=choices, answer="loop")
+    wrong = raykit.observe("Ray", correct=("Ray", "Dask")).verdict
+    assert wrong.endswith(", so the right choices were 'Dask' or 'Ray'.")
+    raykit.predict("Fastest?", choices=choices, answer="loop")
+    assert raykit.observe("Ray", correct=["Ray"]).verdict.endswith("the right choice was 'Ray'.")
+    unmade = raykit.Prediction("Fastest?", choices).observe("Ray", correct={"Ray", "Dask"})
+    assert (
+        unmade.verdict
+        == "No prediction made. Measured: Ray. The right choices were 'Dask' or 'Ray'."
+    )
+    with pytest.raises(raykit.ConfigError, match=r"correct='Spark' is not one of the choices"):
+        raykit.observe("Ray", correct=["Ray", "Spark"])
+    with pytest.raises(raykit.ConfigError, match=r"correct=\[\] names no choice"):
+        raykit.observe("Ray", correct=[])
+
+
 def test_without_an_answer_it_says_no_prediction_made_and_carries_on(capsys):
     p = raykit.predict("Speed-up?", choices=["1x", "2x", "4x"])
     out = capsys.readouterr().out

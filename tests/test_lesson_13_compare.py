@@ -59,7 +59,28 @@ def _check_verdict(text: str, job: str, rows: dict[str, dict]) -> str:
     for system, row in rows.items():
         if row["outcome"] != "ok":
             assert f"{system} ({row['outcome']}" in verdict, "every failure is in the verdict"
+    tied = re.search(r"tied within 1\.25x with (.+?);", verdict)
+    tied = tied.group(1).split(", ") if tied else []
+    for system, seconds in ok.items():  # away from the band's edge, the printed figures decide
+        if system != fastest and seconds < ok[fastest] * 1.24:
+            assert system in tied, f"{system} ties with {fastest}: {verdict}"
+        if seconds > ok[fastest] * 1.26:
+            assert system not in tied, f"{system} does not tie with {fastest}: {verdict}"
     return fastest
+
+
+def _right_choices(text: str, anchor: str) -> list[str]:
+    """The choices the first observe line after ``anchor`` counts as right."""
+    after = text[text.index(anchor) :]
+    line = re.search(r"The right (?:choice was|choices were) (.+)\.$", after, re.M)
+    return re.findall(r"'([^']+)'", line.group(1))
+
+
+def _check_right_choices(text: str, job: str, fastest: str) -> None:
+    """A prediction of the fastest, or of a system tied with it, is counted right."""
+    tied = re.search(r"tied within 1\.25x with (.+?);", _verdict(text, job))
+    winners = [fastest, *(tied.group(1).split(", ") if tied else [])]
+    assert sorted(_right_choices(text, f"== {job} ==")) == sorted(winners), _verdict(text, job)
 
 
 def test_every_system_starts_and_says_how_long(text):
@@ -80,6 +101,7 @@ def test_tiny_tasks_the_loop_wins_by_orders_of_magnitude_and_each_cost_is_printe
         assert shown == pytest.approx(rows[system]["seconds"] / TINY * 1e6, rel=0.01)
     assert rows["Ray"]["lines"] == 2 and rows["plain loop"]["lines"] == 2
     assert "No prediction made. Measured: plain loop. The right choice was 'plain loop'." in text
+    _check_right_choices(text, f"{TINY} tiny tasks", "plain loop")
 
 
 def test_batching_speeds_every_system_up_and_the_gain_is_computed(text):
@@ -93,6 +115,15 @@ def test_batching_speeds_every_system_up_and_the_gain_is_computed(text):
     best = re.search(rf"batching in chunks of {BATCH} helped (.+) most: ([\d.]+)x", text)
     assert best and best.group(1) == max(gains, key=gains.get)
     assert float(best.group(2)) == pytest.approx(max(gains.values()), rel=0.02, abs=0.06)
+    # A gain within 1.25x of the best ties with it, and a prediction of it counts as right.
+    right = _right_choices(text, best.group(0))
+    assert best.group(1) in right, right
+    top = max(gains.values())
+    for system, g in gains.items():
+        if g * 1.24 > top:
+            assert system in right, f"{system}'s {g:.1f}x ties with {top:.1f}x: {right}"
+        if g * 1.26 < top:
+            assert system not in right, f"{system}'s {g:.1f}x does not tie with {top:.1f}x"
 
 
 def test_a_large_array_is_cheaper_by_reference_in_ray_and_dask(text):
@@ -107,7 +138,7 @@ def test_a_large_array_is_cheaper_by_reference_in_ray_and_dask(text):
     job = f"{ARRAY_MB} MB array, 8 tasks"
     rows = _table(text, job, systems)
     assert all(r["outcome"] == "ok" for r in rows.values()), rows
-    _check_verdict(text, job, rows)
+    _check_right_choices(text, job, _check_verdict(text, job, rows))
     assert rows["Ray, ray.put"]["seconds"] < rows["Ray, by value"]["seconds"]
     assert rows["Dask, scattered"]["seconds"] < rows["Dask, by value"]["seconds"]
     ratio = re.search(r"ray.put once [\d.e+-]+ s: ([\d.]+)x the speed", text)
@@ -145,6 +176,7 @@ def test_pandas_wins_the_small_groupby_and_every_system_agrees(text):
     rows = _table(text, job, ["pandas", "Dask DataFrame", "Ray Data"])
     assert all(r["outcome"] == "ok" for r in rows.values()), "the same means from each"
     assert _check_verdict(text, job, rows) == "pandas"
+    _check_right_choices(text, job, "pandas")
     assert "200,000 rows, 13 columns, 3 cultivars" in text
 
 

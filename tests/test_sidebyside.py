@@ -10,7 +10,7 @@ import pytest
 
 import raykit
 from raykit import ConfigError, SideBySide
-from raykit._sidebyside import TIE_FACTOR, _same, lines_of_code
+from raykit._sidebyside import TIE_FACTOR, Entry, _same, lines_of_code
 
 
 def squares_loop(xs):
@@ -87,6 +87,17 @@ def test_verdict_is_computed_from_the_seconds():
     assert "failed: broken (wrong result: None)" in verdict
     nobody = _table([("a", 1.0, [0])])
     assert nobody.winner is None and nobody.verdict() == "job: no system returned the right result."
+
+
+def test_winners_are_the_fastest_and_those_within_the_tie_factor_of_it():
+    # seconds 1.0, 1.2, 1.3, 0.9 and a wrong result at 0.1: hand-ranked 0.9, 1.0, 1.2, 1.3;
+    # the tie band is 0.9 * 1.25 = 1.125, so 0.9 and 1.0 tie and 1.2 is out.
+    table = _table([("a", 1.0, [1, 4]), ("b", 1.2, [1, 4]), ("c", 1.3, [1, 4]), ("d", 0.9, [1, 4])])
+    table.entries.append(Entry("wrong", 0.1, None, "wrong result: []"))
+    assert table.winner == "d" and table.winners == ["d", "a"]
+    assert "tied within 1.25x with a;" in table.verdict()
+    assert _table([("alone", 2.0, [1, 4])]).winners == ["alone"]
+    assert _table([("a", 1.0, [0])]).winners == []
 
 
 def test_show_prints_the_table_and_the_verdict(capsys):
