@@ -88,6 +88,15 @@ def test_every_system_starts_and_says_how_long(text):
         assert re.search(rf"^{system}\s+[\d.]+$", text, re.M), f"{system}'s start is timed"
 
 
+def test_celerys_default_polling_is_shown_and_the_tables_poll_faster(text):
+    """A group's get() at Celery's default interval waits at least one interval (0.5 s); the
+    lesson's own interval makes the same tasks far quicker, so the tables time Celery itself."""
+    timed = dict(re.findall(r"^8 Celery tasks, get\(interval=([\d.]+)\): ([\d.]+) s$", text, re.M))
+    assert set(timed) == {"0.5", "0.001"}, timed
+    assert float(timed["0.5"]) >= 0.5 * 0.9, "at least one default interval"
+    assert float(timed["0.001"]) < float(timed["0.5"]), timed
+
+
 def test_tiny_tasks_the_loop_wins_by_orders_of_magnitude_and_each_cost_is_printed(text):
     systems = ["plain loop", "process pool", "Dask", "Celery", "Ray"]
     rows = _table(text, f"{TINY} tiny tasks", systems)
