@@ -427,12 +427,30 @@ def _remote_parse_record():
     return ray.remote(max_retries=0)(parse_record)
 
 
+def _task_log(address: str, task_id: str, suffix: str) -> str:
+    """What a task wrote, once Ray can find it: a task's record can say FAILED (from its owner)
+    a moment before the record of where its log is (from the worker that ran it) reaches the
+    GCS, and get_log in between raises "Could not find log file" (seen in a make test run)."""
+    from ray.util.state import get_log
+    from ray.util.state.exception import RayStateApiException
+
+    def read():
+        try:
+            return "".join(get_log(address=address, task_id=task_id, suffix=suffix))
+        except RayStateApiException as error:
+            if "Could not find log file" not in str(error):
+                raise
+            return None
+
+    return raykit.wait_until(read, timeout_s=30, what=f"the task's {suffix} log")
+
+
 @pytest.mark.ray_cluster
 @pytest.mark.timeout(600)
 def test_the_observability_checks_judge_from_rays_records(metrics_cluster, capsys):
     import numpy as np
     import ray
-    from ray.util.state import get_log, list_tasks
+    from ray.util.state import list_tasks
 
     from raykit._observe import failed_by_function, wait_out
     from raykit._session import state_api_address
@@ -449,8 +467,7 @@ def test_the_observability_checks_judge_from_rays_records(metrics_cluster, capsy
         ),
         timeout_s=60,
     )
-    err = "".join(get_log(address=address, task_id=rows[0].task_id, suffix="err"))
-    out = "".join(get_log(address=address, task_id=rows[0].task_id, suffix="out"))
+    err, out = (_task_log(address, rows[0].task_id, suffix) for suffix in ("err", "out"))
     assert err.strip() == "rejected 'garbage'" and out.strip() == "parsing 'garbage'"
 
     # found_failed_task: the failed row with its stderr passes; stdout, or a finished task, fail.
