@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import ast
 import json
+import multiprocessing
+import os
 import re
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -23,6 +26,8 @@ LESSONS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 MADE_LATER = {"MANIFEST_DIR"}
 # What the cell after the parameters may call: it computes values and starts nothing.
 DERIVING_CALLS = {"raykit.small_mode", "raykit.given", "Path", "Path.home", "os.environ.get"}
+# Lesson heads run in papermill at once (head_runs): each kernel start keeps one core busy.
+HEAD_RUNS_AT_ONCE = 2
 
 # --- small_mode ---------------------------------------------------------------------------------
 
@@ -190,31 +195,41 @@ def _head(path: Path, folder: Path) -> tuple[Path, list[str]]:
     return head, names
 
 
-def _run(head: Path, monkeypatch, *, smoke_env: bool, parameters: dict | None = None) -> dict:
+def _run_head(head: Path, smoke_env: bool, parameters: dict) -> dict:
     """Plain papermill, as a CI user runs it; ``smoke_env`` sets RAYKIT_SMOKE=1 as
-    ``raykit run --smoke`` and Binder do, else the kernel has no RAYKIT_SMOKE at all."""
+    ``raykit run --smoke`` and Binder do, else the kernel has no RAYKIT_SMOKE at all. Sets the
+    variable in this process, for the kernel to inherit: the caller restores it."""
     import papermill
 
-    with monkeypatch.context() as env:
-        if smoke_env:
-            env.setenv("RAYKIT_SMOKE", "1")
-        else:
-            env.delenv("RAYKIT_SMOKE", raising=False)
-        out = head.with_name(f"{head.stem}.{len(list(head.parent.glob('*.out.ipynb')))}.out.ipynb")
-        with kernel_sockets() as config:
-            papermill.execute_notebook(
-                str(head),
-                str(out),
-                parameters=parameters or {},
-                cwd=str(NOTEBOOKS),
-                progress_bar=False,
-                execution_timeout=120,
-                config=config,
-            )
+    if smoke_env:
+        os.environ["RAYKIT_SMOKE"] = "1"
+    else:
+        os.environ.pop("RAYKIT_SMOKE", None)
+    mode = "env" if smoke_env else "-".join(f"{k}={v}" for k, v in parameters.items()) or "full"
+    out = head.with_name(f"{head.stem}.{mode}.out.ipynb")
+    with kernel_sockets() as config:
+        papermill.execute_notebook(
+            str(head),
+            str(out),
+            parameters=parameters,
+            cwd=str(NOTEBOOKS),
+            progress_bar=False,
+            execution_timeout=120,
+            config=config,
+        )
     nb = nbformat.read(out, as_version=4)
     text = "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.output_type == "stream")
     (line,) = [x for x in text.splitlines() if x.startswith("PARAMS=")]
     return json.loads(line.removeprefix("PARAMS="))
+
+
+def _run_head_in_worker(head: Path, smoke_env: bool, parameters: dict) -> dict:
+    """``_run_head`` in a pool process; its failure comes back as text (papermill's own error
+    does not survive pickling)."""
+    try:
+        return _run_head(head, smoke_env, parameters)
+    except Exception as error:
+        raise RuntimeError(f"{head.name} {parameters}: {type(error).__name__}: {error}") from None
 
 
 def _override(small, full):
@@ -222,19 +237,53 @@ def _override(small, full):
     return small + full + 1
 
 
+def _overridable(path: Path) -> tuple[str, object, object]:
+    """The lesson's first numeric size: ``(name, small, full)``."""
+    nb, index = _cells(path)
+    return next(
+        (n, *v)
+        for n, v in _sizes(nb.cells[index + 1].source).items()
+        if all(type(x) in (int, float) for x in v)
+    )
+
+
+@pytest.fixture(scope="module")
+def head_runs(tmp_path_factory) -> dict[tuple[str, str], Future]:
+    """Every lesson's head run four ways: ``-p SMOKE True``, RAYKIT_SMOKE=1, full mode, and
+    ``-p SMOKE True`` with one size overridden. These 60 kernels were most of ``make test-fast``'s
+    time, each one core busy starting Python and the lesson's imports: they run
+    ``HEAD_RUNS_AT_ONCE`` at a time, in processes of their own (each sets RAYKIT_SMOKE for its
+    kernel), and each lesson's test reads its four results."""
+    folder = tmp_path_factory.mktemp("heads")
+    spawn = multiprocessing.get_context("spawn")
+    runs = {}
+    with ProcessPoolExecutor(HEAD_RUNS_AT_ONCE, mp_context=spawn) as pool:
+        for path in LESSONS:
+            head, _ = _head(path, folder)
+            name, small, full = _overridable(path)
+            for mode, smoke_env, parameters in [
+                ("with_p", False, {"SMOKE": True}),
+                ("with_env", True, {}),
+                ("full", False, {}),
+                ("overridden", False, {"SMOKE": True, name: _override(small, full)}),
+            ]:
+                runs[path.name, mode] = pool.submit(
+                    _run_head_in_worker, head, smoke_env, parameters
+                )
+    return runs
+
+
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
-def test_papermill_p_smoke_true_gives_the_sizes_of_raykit_run_smoke(path, tmp_path, monkeypatch):
+def test_papermill_p_smoke_true_gives_the_sizes_of_raykit_run_smoke(path, head_runs):
     nb, index = _cells(path)
     params = _parameters(nb.cells[index].source)
     sizes = _sizes(nb.cells[index + 1].source)
     plain = {n: _json(v) for n, v in params.items() if v is not None}
-    head, names = _head(path, tmp_path)
+    with_p, with_env, full, overridden = (
+        head_runs[path.name, mode].result() for mode in ("with_p", "with_env", "full", "overridden")
+    )
 
-    with_p = _run(head, monkeypatch, smoke_env=False, parameters={"SMOKE": True})
-    with_env = _run(head, monkeypatch, smoke_env=True)
-    full = _run(head, monkeypatch, smoke_env=False)
-
-    assert set(with_p) == set(names)
+    assert set(with_p) == set(params)
     assert with_p == with_env, "papermill -p SMOKE True and RAYKIT_SMOKE=1 give the same values"
     assert with_p["SMOKE"] is True and full["SMOKE"] is False
     assert with_p != full
@@ -245,11 +294,8 @@ def test_papermill_p_smoke_true_gives_the_sizes_of_raykit_run_smoke(path, tmp_pa
         assert with_p[name] == value == full[name], f"{name} is the same in both modes"
 
     # One size set with -p wins over small mode; the others keep their small values.
-    name, (small_value, full_value) = next(
-        (n, v) for n, v in sizes.items() if all(type(x) in (int, float) for x in v)
-    )
+    name, small_value, full_value = _overridable(path)
     value = _override(small_value, full_value)
-    overridden = _run(head, monkeypatch, smoke_env=False, parameters={"SMOKE": True, name: value})
     assert overridden[name] == value and value not in (small_value, full_value)
     assert {k: v for k, v in overridden.items() if k != name} == {
         k: v for k, v in with_p.items() if k != name
@@ -262,7 +308,8 @@ def test_a_size_passed_as_text_fails_in_the_cell_after_the_parameters(tmp_path, 
     import papermill
 
     head, _ = _head(NOTEBOOKS / "00_welcome.ipynb", tmp_path)
+    monkeypatch.delenv("RAYKIT_SMOKE", raising=False)  # restored after, whatever _run_head does
     with pytest.raises(papermill.PapermillExecutionError) as caught:
-        _run(head, monkeypatch, smoke_env=False, parameters={"SLEEP_S": "0.5"})
+        _run_head(head, smoke_env=False, parameters={"SLEEP_S": "0.5"})
     assert caught.value.ename == "ConfigError"
     assert "SLEEP_S = '0.5' (a str), but a number is expected" in caught.value.evalue
