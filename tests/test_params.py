@@ -179,7 +179,7 @@ def test_the_cell_after_the_parameters_derives_every_size_and_starts_nothing(pat
 # --- run the head of every lesson: -p SMOKE True, RAYKIT_SMOKE=1, full mode, one override ------
 
 
-def _head(path: Path, folder: Path) -> tuple[Path, list[str]]:
+def _head(path: Path, folder: Path) -> Path:
     """The lesson's cells up to the one after ``parameters``, then a cell printing every
     parameter as JSON."""
     nb, index = _cells(path)
@@ -192,7 +192,7 @@ def _head(path: Path, folder: Path) -> tuple[Path, list[str]]:
     nb.cells = nb.cells[: index + 2] + [nbformat.v4.new_code_cell(show)]
     head = folder / f"{path.stem}.head.ipynb"
     nbformat.write(nb, head)
-    return head, names
+    return head
 
 
 def _run_head(head: Path, smoke_env: bool, parameters: dict) -> dict:
@@ -259,7 +259,7 @@ def head_runs(tmp_path_factory) -> dict[tuple[str, str], Future]:
     runs = {}
     with ProcessPoolExecutor(HEAD_RUNS_AT_ONCE, mp_context=spawn) as pool:
         for path in LESSONS:
-            head, _ = _head(path, folder)
+            head = _head(path, folder)
             name, small, full = _overridable(path)
             for mode, smoke_env, parameters in [
                 ("with_p", False, {"SMOKE": True}),
@@ -307,7 +307,7 @@ def test_a_size_passed_as_text_fails_in_the_cell_after_the_parameters(tmp_path, 
     instead of failing later inside Ray."""
     import papermill
 
-    head, _ = _head(NOTEBOOKS / "00_welcome.ipynb", tmp_path)
+    head = _head(NOTEBOOKS / "00_welcome.ipynb", tmp_path)
     monkeypatch.delenv("RAYKIT_SMOKE", raising=False)  # restored after, whatever _run_head does
     with pytest.raises(papermill.PapermillExecutionError) as caught:
         _run_head(head, smoke_env=False, parameters={"SLEEP_S": "0.5"})
