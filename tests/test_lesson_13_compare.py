@@ -89,11 +89,11 @@ def test_every_system_starts_and_says_how_long(text):
 
 
 def test_celerys_default_polling_is_shown_and_the_tables_poll_faster(text):
-    """A group's get() at Celery's default interval waits at least one interval (0.5 s); the
-    lesson's own interval makes the same tasks far quicker, so the tables time Celery itself."""
+    """A group's get() at Celery's default interval usually waits one interval (0.5 s): the
+    median of five rounds does; the lesson's own interval makes the same tasks far quicker."""
     timed = dict(re.findall(r"^8 Celery tasks, get\(interval=([\d.]+)\): ([\d.]+) s$", text, re.M))
     assert set(timed) == {"0.5", "0.001"}, timed
-    assert float(timed["0.5"]) >= 0.5 * 0.9, "at least one default interval"
+    assert float(timed["0.5"]) >= 0.5 * 0.9, "the median waits one default interval"
     assert float(timed["0.001"]) < float(timed["0.5"]), timed
 
 
