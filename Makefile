@@ -34,10 +34,11 @@ system-deps:
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest
 
-## The tests that start no Ray, no lesson and no browser: under a minute, for a quick check.
-## A test that starts Ray without its marker fails there, naming the marker (tests/conftest.py).
+## The tests that start no Ray, no lesson and no browser: under a minute, for a quick check, one
+## test module per core (pytest-xdist). A test that starts Ray without its marker fails there,
+## naming the marker (tests/conftest.py).
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not ray_cluster and not lesson and not browser"
+	$(BIN)/python -m pytest -n auto --dist loadfile -m "not ray_cluster and not lesson and not browser"
 
 ## The course site: static HTML in build/site/html, built offline from the lessons as the suite
 ## ran them (build/executed/, which `make test` fills; nothing is executed here). Without them it
