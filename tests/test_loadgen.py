@@ -16,6 +16,7 @@ from raykit._loadgen import LevelResult, LoadReport
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as a real server
+    failed_last = False  # whether this connection's last call failed (one handler per connection)
 
     def do_POST(self):  # noqa: N802 (http.server's naming)
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -24,13 +25,11 @@ class _Handler(BaseHTTPRequestHandler):
             server.seen.append(body)
             server.calls += 1
             # Fail every `fail_every`-th call, but never the call after a failure on the same
-            # connection (one per client: one handler serves it), so a retry works. Counting calls
-            # alone, the other client's calls during the retry's back-off could land the retry on
-            # the next failing call (a make test run failed so).
+            # connection (one per client), so a retry works. Counting calls alone, the other
+            # client's calls during the retry's back-off could land the retry on the next failing
+            # call (a make test run failed so).
             failing = bool(
-                server.fail_every
-                and server.calls % server.fail_every == 0
-                and not getattr(self, "failed_last", False)
+                server.fail_every and server.calls % server.fail_every == 0 and not self.failed_last
             )
         self.failed_last = failing
         status = 500 if failing else 200
