@@ -238,17 +238,28 @@ def executed():
 
 
 def outputs_text(notebook_path: str | Path) -> str:
-    """All text a notebook's cells printed or displayed, joined: for asserting figures."""
+    """All text a notebook's cells printed or displayed, joined: for asserting figures.
+
+    The kernel sends a stream in pieces, cut wherever its flush timer fires, even inside one
+    ``print`` (a run held "routes of the api application:" and " ['/predict']" as two outputs).
+    Consecutive pieces of the same stream are joined as they are, as Jupyter shows them; only
+    between different outputs does a newline go."""
     import nbformat
 
     nb = nbformat.read(notebook_path, as_version=4)
-    parts = []
+    parts, stream = [], None  # stream: the name of the stream the last part came from
     for cell in nb.cells:
         for out in cell.get("outputs", []):
             if out.get("output_type") == "stream":
-                parts.append(out.get("text", ""))
+                if out.get("name") == stream:
+                    parts[-1] += out.get("text", "")
+                else:
+                    parts.append(out.get("text", ""))
+                stream = out.get("name")
             elif "data" in out:
                 parts.append(out["data"].get("text/plain", ""))
+                stream = None
+        stream = None  # a new cell starts a new output area
     return "\n".join(parts)
 
 

@@ -1,9 +1,11 @@
-"""Every lesson in notebooks/ runs to the end in small mode, through the kit's own runner."""
+"""Every lesson in notebooks/ runs to the end in small mode, through the kit's own runner; the
+text the lesson tests read from an executed lesson is what Jupyter shows."""
 
 from __future__ import annotations
 
+import nbformat
 import pytest
-from conftest import NOTEBOOKS
+from conftest import NOTEBOOKS, outputs_text
 
 from raykit._runner import discover_notebooks
 
@@ -19,3 +21,32 @@ def test_lesson_runs_in_small_mode(executed, name):
     result = executed(name)
     print(f"{name}: {result.status} in {result.seconds:.1f} s")  # recorded duration
     assert result.passed, f"{name} failed in cell {result.cell_index}: {result.error}"
+
+
+def test_outputs_text_joins_a_stream_the_kernel_cut_inside_a_line(tmp_path):
+    """The kernel flushes a stream on a timer, so one print can arrive as two outputs; the
+    text reads as Jupyter shows it: one line, and a newline only between different outputs."""
+    new = nbformat.v4
+    nb = new.new_notebook()
+    nb.cells = [
+        new.new_code_cell(
+            outputs=[
+                new.new_output("stream", name="stdout", text="routes of the api application:"),
+                new.new_output("stream", name="stdout", text=" ['/predict']\n"),
+                new.new_output("execute_result", data={"text/plain": "42"}, execution_count=1),
+                new.new_output("stream", name="stderr", text="a warning\n"),
+                new.new_output("stream", name="stdout", text="after it\n"),
+            ]
+        ),
+        new.new_code_cell(outputs=[new.new_output("stream", name="stdout", text="cell 2")]),
+        new.new_code_cell(outputs=[new.new_output("stream", name="stdout", text="cell 3\n")]),
+    ]
+    path = tmp_path / "cut.ipynb"
+    nbformat.write(nb, path)
+    assert outputs_text(path) == (
+        "routes of the api application: ['/predict']\n"
+        "\n42\n"
+        "a warning\n"
+        "\nafter it\n"
+        "\ncell 2\ncell 3\n"
+    )
