@@ -251,6 +251,10 @@ class LessonPool:
         self.ray_start: dict[str, float] = {}  # of those seconds, the kit's Ray start-ups
         self.lock = threading.Condition()
         self.thread: threading.Thread | None = None
+        # The environment as the session began: tests running meanwhile set variables for a
+        # while (RAY_ADDRESS to a MiniCluster of theirs, or to a port where nothing listens),
+        # and a lesson started then must not inherit them.
+        self.env = dict(os.environ)
 
     def prefetch(self, paths) -> None:
         with self.lock:
@@ -310,10 +314,15 @@ class LessonPool:
         starts.unlink(missing_ok=True)
         return subprocess.Popen(
             [sys.executable, str(Path(__file__)), str(path), str(self.out_dir)],
-            env={**os.environ, "RAY_TMPDIR": ray_tmp, _timing.STARTUP_LOG_ENV: str(starts)},
+            env=self.lesson_env(ray_tmp, starts),
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+
+    def lesson_env(self, ray_tmp: str, starts: Path) -> dict[str, str]:
+        """A lesson run's environment: the session's as it began, its own Ray temp dir and
+        start-up log."""
+        return {**self.env, "RAY_TMPDIR": ray_tmp, _timing.STARTUP_LOG_ENV: str(starts)}
 
     def stop(self) -> None:
         """End runs still going (a test session cut short). SIGINT first: the run then shuts

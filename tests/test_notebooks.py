@@ -3,8 +3,11 @@ text the lesson tests read from an executed lesson is what Jupyter shows."""
 
 from __future__ import annotations
 
+import os
+
 import nbformat
 import pytest
+from _lessons import LessonPool
 from conftest import NOTEBOOKS, outputs_text
 
 from raykit._runner import discover_notebooks
@@ -50,3 +53,14 @@ def test_outputs_text_joins_a_stream_the_kernel_cut_inside_a_line(tmp_path):
         "\nafter it\n"
         "\ncell 2\ncell 3\n"
     )
+
+
+def test_a_lesson_started_later_gets_the_environment_the_session_began_with(tmp_path, monkeypatch):
+    """Tests set RAY_ADDRESS for a while (to a MiniCluster of theirs, or to a port where nothing
+    listens); a lesson the pool starts meanwhile must not connect there."""
+    before = os.environ.get("RAY_ADDRESS")
+    pool = LessonPool(tmp_path, str(tmp_path), jobs=1)
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:1")
+    env = pool.lesson_env(str(tmp_path / "ray"), tmp_path / "starts.jsonl")
+    assert env.get("RAY_ADDRESS") == before
+    assert env["RAY_TMPDIR"] == str(tmp_path / "ray")
