@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -180,6 +181,9 @@ def pytest_collection_finish(session):
     paths = sorted({p for item in session.items for p in _lessons_of(item)})
     if paths and not session.config.option.collectonly:
         lesson_pool().prefetch(paths)
+    series = _series_wanted(session.items)
+    if series and not session.config.option.collectonly:
+        lesson_pool().prefetch_series(series)
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -189,7 +193,7 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_sep("=", "lesson runs (seconds, with their exercises' variants)")
         terminalreporter.write_line(f"{'lesson':<28} {'status':<6} {'seconds':>7}  ray start")
         for name, seconds in sorted(_pool.seconds.items()):
-            status = "passed" if _pool.done[name].passed else "FAILED"
+            status = "passed" if _pool.passed(name) else "FAILED"
             starts = _pool.ray_start.get(name, 0.0)
             terminalreporter.write_line(
                 f"{name:<28} {status:<6} {seconds:7.1f}  {starts:6.1f} s {_share(starts, seconds)}"
@@ -197,7 +201,7 @@ def pytest_terminal_summary(terminalreporter):
         total = sum(_pool.seconds.values())
         starts = sum(_pool.ray_start.values())
         terminalreporter.write_line(
-            f"{len(_pool.seconds)} lessons, {total:.1f} s of runs, "
+            f"{len(_pool.seconds)} runs, {total:.1f} s in all, "
             f"{starts:.1f} s of it starting Ray {_share(starts, total)}"
         )
         terminalreporter.write_line(f"executed notebooks and logs in {_pool.out_dir}")
@@ -207,6 +211,58 @@ def pytest_terminal_summary(terminalreporter):
 def lesson_runs_fixture():
     """The pool: ``lesson_runs.get(path)`` waits for that lesson's run (a ``LessonRun``)."""
     return lesson_pool()
+
+
+@dataclass
+class SeriesRun:
+    """The lessons run plainly against a cluster the user already has (``series_run``)."""
+
+    address: str  # the user's cluster, as RAY_ADDRESS named it
+    report: object  # raykit's RunReport: a NotebookResult per lesson
+    cpus_after: float | None  # the user's cluster's CPUs after the series: still there?
+    ray_address_after: str | None  # RAY_ADDRESS as the runner left it
+
+    def result(self, path: Path):
+        """The lesson's NotebookResult; fail if the series did not run it."""
+        for result in self.report.results:
+            if Path(result.notebook).name == path.name:
+                return result
+        raise AssertionError(f"the series did not run {path.name}")
+
+
+def _series_wanted(items) -> list[Path]:
+    """The series lessons the selected tests read: a test with a lesson ``path`` parameter reads
+    that one, any other test that uses ``series_run`` reads them all."""
+    from _lessons import series_lessons
+
+    every = series_lessons(NOTEBOOKS)
+    wanted = set()
+    for item in items:
+        if "series_run" not in getattr(item, "fixturenames", ()):
+            continue
+        params = getattr(item, "callspec", None) and item.callspec.params
+        if params and isinstance(params.get("path"), Path):
+            wanted.add(params["path"].name)
+        else:
+            return every
+    return [p for p in every if p.name in wanted]
+
+
+@pytest.fixture(scope="session")
+@starts_ray
+def series_run() -> SeriesRun:
+    """The lesson series against a cluster the user already has: ``RAY_ADDRESS`` names a
+    MiniCluster, the kit's runner runs the lessons in small mode one after another, every exercise
+    blank with solutions on (tests/_lessons.py, ``run_series``). The pool runs it as its last job,
+    in the first slot the lessons leave free; tests that read it are marked ``after_lessons``."""
+    from raykit._runner import NotebookResult, RunReport
+
+    summary = lesson_pool().get_series()
+    report = RunReport([NotebookResult(**r) for r in summary["results"]])
+    print(report.table())
+    return SeriesRun(
+        summary["address"], report, summary["cpus_after"], summary["ray_address_after"]
+    )
 
 
 class _ExecutedNotebooks:

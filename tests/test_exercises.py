@@ -1,12 +1,14 @@
-"""Every exercise in notebooks/, three ways, in its lesson's own kernel: left blank (the solution
-fills in and the check says so), the solution's code typed in (passes as the learner's), and each
-wrong answer in tests/exercise_wrong_answers.py (fails with a hint, not a traceback).
+"""Every exercise in notebooks/, three ways: left blank (the solution fills in and the check says
+so), the solution's code typed in (passes as the learner's), and each wrong answer in
+tests/exercise_wrong_answers.py (fails with a hint, not a traceback).
 
 Exercises are discovered from the notebooks: a cell tagged ``exercise``, the hidden ``solution``
 cell opening with ``%%solution <id>``, and the ``self-check`` cell's ``raykit.exercise(<id>, ...)``.
 Each lesson runs once per session, in small mode, in one kernel (tests/_lessons.py): its cells in
 order, and at each exercise every variant (the exercise's names deleted in between), then on to
-the end, cleanup included. The lesson tests read the same run.
+the end, cleanup included. The lesson tests read the same run. The blank variant is a learner's
+plain Run All: read from the RAY_ADDRESS series, which runs the lessons exactly so (the
+``series_run`` fixture), and run in the lesson's kernel only for the lessons the series leaves out.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import re
 import nbformat
 import pytest
 from _kernel import CellRun
+from _lessons import in_series
 from conftest import NOTEBOOKS
 from exercise_wrong_answers import WRONG_ANSWERS
 
@@ -101,12 +104,38 @@ WRONG = [
 ]
 
 
+BLANK_HERE = [(path, ex) for path, ex in GOOD if not in_series(path)]
+BLANK_IN_SERIES = [(path, ex) for path, ex in GOOD if in_series(path)]
+
+
 @pytest.mark.ray_cluster
 @pytest.mark.timeout(3600)
-@pytest.mark.parametrize("path, ex", GOOD, ids=_ids(GOOD))
+@pytest.mark.parametrize("path, ex", BLANK_HERE, ids=_ids(BLANK_HERE))
 def test_blank_answer_the_solution_fills_in_and_says_so(lesson_runs, path, ex):
     learner, check = _outcome(lesson_runs, path, ex, "blank")
     assert learner.ok and check.ok, _show(check)
+    assert f"\u2713 {ex.id}: {KIT_SAID}" in check.text
+
+
+def _cell_of(notebook_path, opening: str):
+    """The one code cell of an executed notebook whose source opens with ``opening``."""
+    cells = nbformat.read(notebook_path, as_version=4).cells
+    found = [c for c in cells if c.cell_type == "code" and c.source.startswith(opening)]
+    assert len(found) == 1, f"{len(found)} cells open with {opening!r}"
+    return CellRun.of(found[0])
+
+
+@pytest.mark.ray_cluster
+@pytest.mark.after_lessons
+@pytest.mark.timeout(3600)
+@pytest.mark.parametrize("path, ex", BLANK_IN_SERIES, ids=_ids(BLANK_IN_SERIES))
+def test_blank_answer_in_a_plain_run_the_solution_fills_in_and_says_so(series_run, path, ex):
+    result = series_run.result(path)
+    solution = _cell_of(result.output, f"%%solution {ex.id}\n")
+    check = _cell_of(result.output, f'with raykit.exercise("{ex.id}"')
+    assert solution.ok, _show(solution)
+    assert check.ok, _show(check)
+    assert f"running the kit's solution of {ex.id}" in check.text, "the solution filled in"
     assert f"\u2713 {ex.id}: {KIT_SAID}" in check.text
 
 

@@ -1,7 +1,7 @@
 """Lesson 01 (tasks) prints the figures and outcomes its text talks about.
 
 Reads the executed copy (run once per session in small mode by the ``executed`` fixture, with
-every exercise left blank, so each check runs the kit's solution and says so). Measured figures
+each exercise's solution typed in as the learner's, so each check grades it). Measured figures
 are asserted to be printed, never to fall in a range.
 """
 
@@ -22,9 +22,9 @@ def test_01_tasks_prints_its_measurements_and_outcomes(executed):
     assert re.search(r"first ready: sleep_for\([123]\); 2 not ready yet", text)
     assert "ray.get(refs), in the order of refs: [3, 1, 2]" in text
 
-    # Every exercise was left blank: its check ran the kit's solution and said so.
+    # Every exercise's solution was typed in: its check graded it as the learner's.
     for exercise_id in EXERCISES:
-        assert f"{TICK} {exercise_id}: passed with the kit's solution, not your code" in text
+        assert f"{TICK} {exercise_id}: solved by you." in text
 
     # Results as they finish: the order Ray recorded, printed beside the order of submission.
     assert re.search(
