@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import psutil
 
@@ -21,6 +21,7 @@ class Listener:
     process: str
     ip: str
     port: int
+    started: float = field(default=0.0, compare=False)  # the process's creation time
 
     @property
     def loopback(self) -> bool:
@@ -43,17 +44,20 @@ def is_loopback(ip: str) -> bool:
 
 
 def listeners(processes) -> list[Listener]:
-    """The listening TCP sockets of ``processes`` (psutil Process objects), sorted."""
+    """The listening TCP sockets of ``processes`` (psutil Process objects), in the order their
+    processes started: a cluster's GCS and raylet first, then its agents and workers. Not by PID:
+    PIDs wrap around on a busy host (at 32768 by default), and a worker started after the GCS can
+    then have the lower PID, which pushed the GCS out of the doctor's first six."""
     found = set()
     for proc in processes:
         try:
-            name = _title(proc)
+            name, started = _title(proc), proc.create_time()
             for conn in proc.net_connections(kind="tcp"):
                 if conn.status == psutil.CONN_LISTEN and conn.laddr:
-                    found.add(Listener(proc.pid, name, conn.laddr.ip, conn.laddr.port))
+                    found.add(Listener(proc.pid, name, conn.laddr.ip, conn.laddr.port, started))
         except psutil.Error:
             continue
-    return sorted(found, key=lambda item: (item.pid, item.port, item.ip))
+    return sorted(found, key=lambda item: (item.started, item.pid, item.port, item.ip))
 
 
 def exposed(processes) -> list[Listener]:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from types import SimpleNamespace
 
+import psutil
 from conftest import well_formed_text
 
 import raykit
-from raykit import _doctor
+from raykit import _doctor, _exposure
 
 
 def test_report_covers_versions_host_auth_and_clusters():
@@ -71,3 +73,37 @@ def test_cli_doctor_prints_the_table():
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "ray" in proc.stdout and "==2.60.0" in proc.stdout
+
+
+class _FakeProcess:
+    """What listeners() reads of a psutil Process: a title, a start time, listening sockets."""
+
+    def __init__(self, pid, title, started, port, ip="192.0.2.2"):
+        self.pid, self._title, self._started = pid, title, started
+        address = SimpleNamespace(ip=ip, port=port)
+        self._conn = SimpleNamespace(status=psutil.CONN_LISTEN, laddr=address)
+
+    def cmdline(self):
+        return [self._title]
+
+    def name(self):
+        return self._title
+
+    def create_time(self):
+        return self._started
+
+    def net_connections(self, kind="tcp"):
+        return [self._conn]
+
+
+def test_the_open_ports_come_in_the_order_their_processes_started_not_by_pid():
+    # After the host's PIDs wrapped around, the workers got lower PIDs than the GCS and raylet.
+    procs = [
+        _FakeProcess(32701, "/x/gcs_server", 1000.0, 40001),
+        _FakeProcess(32705, "/x/raylet", 1001.0, 40002),
+        *[_FakeProcess(300 + i, "ray::IDLE", 1010.0 + i, 41000 + i) for i in range(8)],
+    ]
+    found = _exposure.exposed(list(reversed(procs)))
+    assert [item.pid for item in found] == [p.pid for p in procs]
+    finding = str(found[:6])
+    assert "gcs_server" in finding and "raylet" in finding
