@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import tempfile
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -93,6 +94,20 @@ def pytest_runtest_makereport(item, call):
 
 
 _STARTS_BEFORE = pytest.StashKey[set]()
+
+# Ray Train V2's fit() and Tune's Tuner.fit() install a SIGINT handler of their own (to end a run
+# gracefully) and leave it there when the run ends (Ray 2.60): after the first test that trains
+# in this process, Ctrl+C no longer stopped the suite (measured: a Tune run, then SIGINT, and a
+# sleep went on). A Jupyter kernel puts its own handler back before each cell; the suite does the
+# same after each test, so that Ctrl+C ends the session and its lesson runs.
+_SIGINT_AT_START = signal.getsignal(signal.SIGINT)
+
+
+@pytest.fixture(autouse=True)
+def _ctrl_c_still_stops_the_suite():
+    yield
+    if getattr(signal.getsignal(signal.SIGINT), "__module__", "").startswith("ray."):
+        signal.signal(signal.SIGINT, _SIGINT_AT_START)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -4,7 +4,9 @@ text the lesson tests read from an executed lesson is what Jupyter shows."""
 from __future__ import annotations
 
 import os
+import signal
 
+import conftest
 import nbformat
 import pytest
 from _lessons import LessonPool
@@ -64,3 +66,19 @@ def test_a_lesson_started_later_gets_the_environment_the_session_began_with(tmp_
     env = pool.lesson_env(str(tmp_path / "ray"), tmp_path / "starts.jsonl")
     assert env.get("RAY_ADDRESS") == before
     assert env["RAY_TMPDIR"] == str(tmp_path / "ray")
+
+
+def _left_by_ray_train(signum, frame):
+    """Stands for the SIGINT handler Ray Train V2's fit() installs and leaves behind."""
+
+
+_left_by_ray_train.__module__ = "ray.train.v2.api.data_parallel_trainer"
+
+
+def test_a_sigint_handler_that_ray_leaves_behind_lasts_one_test_only():
+    signal.signal(signal.SIGINT, _left_by_ray_train)  # as trainer.fit() does
+
+
+def test_after_it_ctrl_c_stops_the_suite_again():
+    # Runs after the test above (module order): the autouse fixture put the handler back.
+    assert signal.getsignal(signal.SIGINT) is conftest._SIGINT_AT_START
