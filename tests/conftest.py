@@ -213,6 +213,8 @@ def pytest_terminal_summary(terminalreporter):
             terminalreporter.write_line(
                 f"{name:<28} {status:<6} {seconds:7.1f}  {starts:6.1f} s {_share(starts, seconds)}"
             )
+        for name, why in sorted(_pool.retried.items()):
+            terminalreporter.write_line(f"{name} ran twice: its first run failed, {why}")
         total = sum(_pool.seconds.values())
         starts = sum(_pool.ray_start.values())
         terminalreporter.write_line(

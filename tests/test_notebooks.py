@@ -3,6 +3,7 @@ text the lesson tests read from an executed lesson is what Jupyter shows."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 
@@ -82,3 +83,28 @@ def test_a_sigint_handler_that_ray_leaves_behind_lasts_one_test_only():
 def test_after_it_ctrl_c_stops_the_suite_again():
     # Runs after the test above (module order): the autouse fixture put the handler back.
     assert signal.getsignal(signal.SIGINT) is conftest._SIGINT_AT_START
+
+
+def _failed_run(out, name, why):
+    from _lessons import LessonRun
+
+    stem = name.removesuffix(".ipynb")
+    summary = {"lesson": name, "failed": [8, "CellExecutionError", why], "last_cell": 7}
+    (out / f"{stem}.json").write_text(json.dumps(summary))
+    (out / f"{stem}.log").write_text("the first try's log\n")
+    return LessonRun.load(out, name)
+
+
+def test_a_lesson_whose_ray_start_timed_out_runs_once_more_and_only_once(tmp_path):
+    pool = LessonPool(tmp_path, str(tmp_path), jobs=1)
+    timed_out = "Exception: The current node timed out during startup. This could happen ..."
+    assert pool._start_timed_out_first_time(_failed_run(tmp_path, "00_welcome.ipynb", timed_out))
+    assert (tmp_path / "00_welcome.first-try.json").is_file(), "the first try is kept"
+    assert (tmp_path / "00_welcome.first-try.log").read_text() == "the first try's log\n"
+    assert "00_welcome.ipynb" in pool.retried
+    # The second time in a session, the lesson fails.
+    again = _failed_run(tmp_path, "00_welcome.ipynb", timed_out)
+    assert not pool._start_timed_out_first_time(again)
+    # Any other failure is the lesson's: no second run.
+    other = _failed_run(tmp_path, "01_tasks.ipynb", "AssertionError: the check failed")
+    assert not pool._start_timed_out_first_time(other)
