@@ -173,8 +173,10 @@ def pytest_collection_modifyitems(session, config, items):
     """Tests that read a lesson run after all the others, which run while the lessons do."""
     needed = {id(item): bool(_lessons_of(item)) for item in items}
     last = {id(item): bool(item.get_closest_marker("after_lessons")) for item in items}
-    # stable: the order within each group stays
-    items.sort(key=lambda item: (last[id(item)], needed[id(item)]))
+    later = {id(item): not item.get_closest_marker("browser") for item in items}
+    # stable: the order within each group stays. The browser tests come first, before the lesson
+    # runs start (pytest_runtest_logfinish): a learner's browser has the machine to itself.
+    items.sort(key=lambda item: (last[id(item)], needed[id(item)], later[id(item)]))
     for item in items:
         if needed[id(item)]:
             item.add_marker(pytest.mark.lesson)
@@ -192,13 +194,36 @@ def _uses_a_ray_fixture(item) -> bool:
 
 
 def pytest_collection_finish(session):
-    """Start the lessons the selected tests read (after -k and -m have deselected the rest)."""
-    paths = sorted({p for item in session.items for p in _lessons_of(item)})
-    if paths and not session.config.option.collectonly:
+    """Start the lessons the selected tests read (after -k and -m have deselected the rest),
+    once the browser tests are done: in lesson 00 they run a plain ray.init(), which Ray 2.60 gives
+    30 s to register its node, and beside two lessons starting on 2 cores it took longer
+    (2026-12-06: both browser tests failed so). The lessons are not the critical path."""
+    if session.config.option.collectonly:
+        return
+    browser = [item.nodeid for item in session.items if item.get_closest_marker("browser")]
+    _lessons_to_start.update(
+        paths=sorted({p for item in session.items for p in _lessons_of(item)}),
+        series=_series_wanted(session.items),
+        after=browser[-1] if browser else None,
+    )
+    if not browser:
+        _start_lessons()
+
+
+_lessons_to_start: dict = {}
+
+
+def _start_lessons() -> None:
+    paths, series = _lessons_to_start.pop("paths", []), _lessons_to_start.pop("series", [])
+    if paths:
         lesson_pool().prefetch(paths)
-    series = _series_wanted(session.items)
-    if series and not session.config.option.collectonly:
+    if series:
         lesson_pool().prefetch_series(series)
+
+
+def pytest_runtest_logfinish(nodeid, location):
+    if _lessons_to_start.get("after") == nodeid:
+        _start_lessons()
 
 
 def pytest_terminal_summary(terminalreporter):
