@@ -248,15 +248,11 @@ def _fill_outputs(lesson, derived) -> None:
     by_index = {
         c.metadata[LESSON_INDEX_KEY]: c for c in derived.cells if LESSON_INDEX_KEY in c.metadata
     }
-    ran = {
-        (c.metadata[VARIANT_KEY]["id"], c.metadata[VARIANT_KEY]["variant"]): {}
-        for c in derived.cells
-        if c.metadata.get(VARIANT_KEY, {}).get("variant") in ("blank", "typed")
-    }
+    ran: dict[tuple[str, str], dict] = {}  # (exercise id, variant): {role: cell}
     for c in derived.cells:
         mark = c.metadata.get(VARIANT_KEY, {})
-        if (mark.get("id"), mark.get("variant")) in ran:
-            ran[mark["id"], mark["variant"]][mark["role"]] = c
+        if mark.get("variant") in ("blank", "typed"):
+            ran.setdefault((mark["id"], mark["variant"]), {})[mark["role"]] = c
     for ex in find_exercises(lesson):
         roles = ran.get((ex.id, "blank"))
         if roles is None and (ex.id, "typed") in ran:
