@@ -108,3 +108,28 @@ def test_a_lesson_whose_ray_start_timed_out_runs_once_more_and_only_once(tmp_pat
     # Any other failure is the lesson's: no second run.
     other = _failed_run(tmp_path, "01_tasks.ipynb", "AssertionError: the check failed")
     assert not pool._start_timed_out_first_time(other)
+
+
+class _Item:
+    """What ``lessons_wait_for`` reads of a pytest item: its id and markers."""
+
+    def __init__(self, nodeid: str, *markers: str):
+        self.nodeid, self.markers = nodeid, set(markers)
+
+    def get_closest_marker(self, name: str):
+        return name if name in self.markers else None
+
+
+def test_the_lessons_wait_for_the_browser_tests_before_the_first_that_reads_a_lesson():
+    """The course site's browser test reads the lessons: waiting for it, which comes last, left
+    the pool idle through the unit tests (CI, 2026-12-07)."""
+    items = [
+        _Item("binder", "browser"),
+        _Item("lesson00", "browser"),
+        _Item("unit"),
+        _Item("reads 01", "lesson"),
+        _Item("site", "browser", "lesson", "after_lessons"),
+    ]
+    assert conftest.lessons_wait_for(items) == "lesson00"
+    assert conftest.lessons_wait_for(items[2:]) is None, "no browser test first: start at once"
+    assert conftest.lessons_wait_for([items[2], items[0]]) == "binder"
