@@ -13,6 +13,7 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -e ".[test,compare]"
+	@bash scripts/drop-slow-imports.sh $(BIN)/python
 	@touch $@
 
 install: $(STAMP)

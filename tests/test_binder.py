@@ -49,7 +49,9 @@ def test_binder_pins_match_pyproject():
 
 
 def test_binder_installs_raykit_runs_small_mode_and_lists_apt_packages():
-    assert "pip install --no-deps -e ." in (BINDER / "postBuild").read_text()
+    post_build = (BINDER / "postBuild").read_text()
+    assert "pip install --no-deps -e ." in post_build
+    assert "bash scripts/drop-slow-imports.sh python" in post_build, "as `make install` does"
     assert "export RAYKIT_SMOKE=1" in (BINDER / "start").read_text()
     assert (BINDER / "runtime.txt").read_text().strip() == "python-3.11"
     apt = (BINDER / "apt.txt").read_text().split()
