@@ -5,6 +5,8 @@ notebook tests run only each lesson's first cells in a kernel: no Ray starts."""
 from __future__ import annotations
 
 import ast
+import contextlib
+import io
 import json
 import multiprocessing
 import os
@@ -247,29 +249,64 @@ def _overridable(path: Path) -> tuple[str, object, object]:
     )
 
 
+def _exec_head(head: Path, smoke_env: bool, parameters: dict) -> dict:
+    """The head's cells run in this process, after papermill's own injection of ``parameters``
+    (``parameterize_notebook``, what ``papermill -p`` does before it starts a kernel): the cells
+    up to the show cell only compute values (the test above checks it), so a kernel of their own
+    would give the same, a second later. ``smoke_env`` as in ``_run_head``."""
+    from papermill.iorw import load_notebook_node
+    from papermill.parameterize import parameterize_notebook
+
+    nb = load_notebook_node(str(head))  # as papermill reads it: every cell with its tags
+    if parameters:
+        nb = parameterize_notebook(nb, parameters)
+    shown = io.StringIO()
+    saved = os.environ.get("RAYKIT_SMOKE")
+    os.environ.pop("RAYKIT_SMOKE", None)
+    if smoke_env:
+        os.environ["RAYKIT_SMOKE"] = "1"
+    try:
+        with contextlib.chdir(NOTEBOOKS), contextlib.redirect_stdout(shown):
+            namespace = {"__name__": "__main__"}
+            for cell in (c for c in nb.cells if c.cell_type == "code"):
+                exec(compile(cell.source, f"<{head.name}>", "exec"), namespace)
+    finally:
+        os.environ.pop("RAYKIT_SMOKE", None)
+        if saved is not None:
+            os.environ["RAYKIT_SMOKE"] = saved
+    (line,) = [x for x in shown.getvalue().splitlines() if x.startswith("PARAMS=")]
+    return json.loads(line.removeprefix("PARAMS="))
+
+
+def _done(value) -> Future:
+    future = Future()
+    future.set_result(value)
+    return future
+
+
 @pytest.fixture(scope="module")
 def head_runs(tmp_path_factory) -> dict[tuple[str, str], Future]:
-    """Every lesson's head run four ways: ``-p SMOKE True``, RAYKIT_SMOKE=1, full mode, and
-    ``-p SMOKE True`` with one size overridden. These 60 kernels were most of ``make test-fast``'s
-    time, each one core busy starting Python and the lesson's imports: they run
-    ``HEAD_RUNS_AT_ONCE`` at a time, in processes of their own (each sets RAYKIT_SMOKE for its
-    kernel), and each lesson's test reads its four results."""
+    """Every lesson's head run four ways: ``-p SMOKE True`` (plain papermill, a kernel of its
+    own, as a CI user runs it), and compared with it, RAYKIT_SMOKE=1, full mode, and ``-p SMOKE
+    True`` with one size overridden. The 15 kernels run ``HEAD_RUNS_AT_ONCE`` at a time, in
+    processes of their own (each sets RAYKIT_SMOKE for its kernel); the other three ways run here
+    meanwhile (``_exec_head``): 60 kernels were most of ``make test-fast``'s time (43 s of 91,
+    2026-12-07). Each lesson's test reads its four results."""
     folder = tmp_path_factory.mktemp("heads")
     spawn = multiprocessing.get_context("spawn")
     runs = {}
     with ProcessPoolExecutor(HEAD_RUNS_AT_ONCE, mp_context=spawn) as pool:
-        for path in LESSONS:
-            head = _head(path, folder)
+        heads = {path: _head(path, folder) for path in LESSONS}
+        for path, head in heads.items():
+            runs[path.name, "with_p"] = pool.submit(
+                _run_head_in_worker, head, False, {"SMOKE": True}
+            )
+        for path, head in heads.items():
             name, small, full = _overridable(path)
-            for mode, smoke_env, parameters in [
-                ("with_p", False, {"SMOKE": True}),
-                ("with_env", True, {}),
-                ("full", False, {}),
-                ("overridden", False, {"SMOKE": True, name: _override(small, full)}),
-            ]:
-                runs[path.name, mode] = pool.submit(
-                    _run_head_in_worker, head, smoke_env, parameters
-                )
+            runs[path.name, "with_env"] = _done(_exec_head(head, True, {}))
+            runs[path.name, "full"] = _done(_exec_head(head, False, {}))
+            overridden = {"SMOKE": True, name: _override(small, full)}
+            runs[path.name, "overridden"] = _done(_exec_head(head, False, overridden))
     return runs
 
 
