@@ -72,6 +72,7 @@ def doctor() -> DoctorReport:
     host = _host.HostFacts.detect()
     findings = [_python()]
     findings += [_library(name) for name in ("ray", *_LIBRARIES)]
+    findings.append(_slow_ray_import())
     findings += _host_findings(host)
     findings.append(_auth())
     findings.append(_running_clusters())
@@ -110,6 +111,25 @@ def _library(name: str) -> Finding:
     if req and not req.specifier.contains(found, prereleases=True):
         return Finding(name, found, expected, "fail", f"wrong version: {_REINSTALL}")
     return Finding(name, found, expected, "ok")
+
+
+def _slow_ray_import() -> Finding:
+    """rfc3987-syntax (Jupyter brings it) compiles 39 grammars whenever jsonschema is imported,
+    and Ray imports jsonschema: 1.5 s more for each Ray worker, driver and kernel on a 2-core host
+    (scripts/drop-slow-imports.sh, which `make` runs, removes it)."""
+    found = installed_version("rfc3987-syntax")
+    if found is None:
+        return Finding(
+            "rfc3987-syntax (slows `import ray`)", "not installed", "not installed", "ok"
+        )
+    return Finding(
+        "rfc3987-syntax (slows `import ray`)",
+        found,
+        "not installed",
+        "warn",
+        "every process that imports Ray (each worker too) compiles its grammars at start, about "
+        "1.5 s on 2 cores: `pip uninstall rfc3987-syntax` (jsonschema then skips only 'iri')",
+    )
 
 
 def _host_findings(host: _host.HostFacts) -> list[Finding]:

@@ -55,6 +55,28 @@ def test_a_wrong_ray_version_is_a_failure(monkeypatch):
     assert (row.found, row.status) == ("2.9.0", "fail")
 
 
+SLOW_IMPORT = "rfc3987-syntax (slows `import ray`)"
+
+
+def test_the_kits_environment_has_no_slow_ray_import():
+    row = next(f for f in raykit.doctor().findings if f.check == SLOW_IMPORT)
+    assert (row.found, row.status) == ("not installed", "ok")
+
+
+def test_rfc3987_syntax_installed_is_a_warning_with_the_uninstall(monkeypatch):
+    """A learner's own environment with Jupyter in it has it: the doctor says what it costs."""
+    real = _doctor.installed_version
+    monkeypatch.setattr(
+        _doctor,
+        "installed_version",
+        lambda name: "1.1.0" if name == "rfc3987-syntax" else real(name),
+    )
+    report = raykit.doctor()
+    row = next(f for f in report.findings if f.check == SLOW_IMPORT)
+    assert (row.found, row.status) == ("1.1.0", "warn")
+    assert "pip uninstall rfc3987-syntax" in str(report) and report.ok, "a warning, not a failure"
+
+
 def test_disabled_auth_is_flagged(monkeypatch):
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
     row = next(f for f in raykit.doctor().findings if f.check == "Ray token auth")
