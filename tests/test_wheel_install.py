@@ -48,6 +48,15 @@ def _runtime_packages(farm: Path) -> None:
     version_line = next(line for line in metadata.splitlines() if line.startswith("Version:"))
     (fake / "METADATA").write_text(metadata.replace(version_line, f"Version: {RUNTIME_TORCH}"))
     (fake / "INSTALLER").write_text("runtime\n")
+    # The kit's venv dropped rfc3987-syntax (scripts/drop-slow-imports.sh); a hosted runtime
+    # gets it from PyPI with jupyter-events, which this pip, with no index, cannot: the runtime
+    # has it, as far as pip's resolver looks (its metadata; jsonschema skips its missing code).
+    dropped = farm / "rfc3987_syntax-1.1.0.dist-info"
+    dropped.mkdir()
+    (dropped / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: rfc3987-syntax\nVersion: 1.1.0\n"
+    )
+    (dropped / "INSTALLER").write_text("runtime\n")
 
 
 def _run(cmd, **kwargs) -> subprocess.CompletedProcess:
