@@ -31,8 +31,8 @@ system-deps:
 	@bash scripts/system-deps.sh
 
 ## Every test: unit tests, one real browser, and every lesson in small mode, run once with each
-## exercise's variants (tests/_lessons.py), and the series against a cluster named by RAY_ADDRESS,
-## blank exercises (a learner's Run All): two of these at a time while the unit tests run.
+## exercise's variants (tests/_lessons.py), two lessons at a time while the unit tests run, then
+## the series against a cluster named by RAY_ADDRESS, blank exercises (a learner's Run All).
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest
 

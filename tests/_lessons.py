@@ -340,14 +340,8 @@ class LessonPool:
         # and a lesson started then must not inherit them.
         self.env = dict(os.environ)
 
-    def prefetch(self, paths, series: list[Path] | None = None) -> None:
-        """Queue ``paths`` and, given ``series``, the RAY_ADDRESS series of those lessons (once),
-        all in one step: the scheduler, started here, takes the longest first from all of them
-        (queued in a second step, the series once came after two lessons had taken the slots)."""
+    def prefetch(self, paths) -> None:
         with self.lock:
-            if series and self.series_lessons is None:
-                self.series_lessons = list(series)
-                paths = [*paths, Path(SERIES)]
             known = {p.name for p in self.queued} | set(self.running) | set(self.done)
             for path in paths:
                 for need in NEEDS.get(path.name, []):
@@ -380,8 +374,11 @@ class LessonPool:
             return False
 
     def prefetch_series(self, lessons: list[Path]) -> None:
-        """Queue the RAY_ADDRESS series of ``lessons`` (once)."""
-        self.prefetch([], series=lessons)
+        """Queue the RAY_ADDRESS series of ``lessons`` (once), after every lesson."""
+        with self.lock:
+            if self.series_lessons is None:
+                self.series_lessons = list(lessons)
+        self.prefetch([Path(SERIES)])
 
     def get_series(self) -> dict:
         """Wait for the series and return its summary (see ``run_series``)."""

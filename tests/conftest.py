@@ -233,8 +233,10 @@ def lessons_wait_for(items) -> str | None:
 def _start_lessons() -> None:
     paths, series = _lessons_to_start.get("paths", []), _lessons_to_start.get("series", [])
     _lessons_to_start.clear()
-    if paths or series:
-        lesson_pool().prefetch(paths, series=series)
+    if paths:
+        lesson_pool().prefetch(paths)
+    if series:
+        lesson_pool().prefetch_series(series)
 
 
 def pytest_runtest_logfinish(nodeid, location):
@@ -311,8 +313,8 @@ def _series_wanted(items) -> list[Path]:
 def series_run() -> SeriesRun:
     """The lesson series against a cluster the user already has: ``RAY_ADDRESS`` names a
     MiniCluster, the kit's runner runs the lessons in small mode one after another, every exercise
-    blank with solutions on (tests/_lessons.py, ``run_series``). The pool runs it as its longest
-    job, first; tests that read it are marked ``after_lessons``."""
+    blank with solutions on (tests/_lessons.py, ``run_series``). The pool runs it as its last job,
+    in the first slot the lessons leave free; tests that read it are marked ``after_lessons``."""
     from raykit._runner import NotebookResult, RunReport
 
     summary = lesson_pool().get_series()

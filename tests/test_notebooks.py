@@ -150,13 +150,3 @@ def test_the_pool_queues_the_longest_job_first_the_series_included(tmp_path):
     # 08 heads the chain 08 -> 09 (09 reads 08's model): it counts both.
     recorded["08_tune.ipynb"] += recorded["09_serve.ipynb"]
     assert [p.name for p in order[1:]] == sorted(recorded, key=recorded.get, reverse=True)
-
-
-def test_the_series_queued_with_the_lessons_is_the_first_the_scheduler_takes(tmp_path, monkeypatch):
-    monkeypatch.setattr(LessonPool, "_schedule", lambda self: None)  # start nothing
-    pool = LessonPool(tmp_path, str(tmp_path), jobs=2)
-    lessons = [NOTEBOOKS / name for name in LESSONS]
-    pool.prefetch(lessons, series=series_lessons(NOTEBOOKS))
-    assert pool.queued[0].name == SERIES and len(pool.queued) == len(lessons) + 1
-    pool.prefetch_series(series_lessons(NOTEBOOKS))  # once only
-    assert [p.name for p in pool.queued].count(SERIES) == 1
