@@ -66,9 +66,9 @@ def series_lessons(notebooks: Path) -> list[Path]:
 # What Ray raises when a new node does not register with its GCS in the 30 s Ray allows.
 RAY_START_TIMED_OUT = "The current node timed out during startup"
 
-# The pool's name for the series job: one more job, queued with the lessons by its expected seconds
-# like them, the longest first: it is the longest job, so it starts first. Queued last, it ran alone
-# for its last 14 minutes (2026-12-07: the pool's lessons done at 01:51, the series at 02:05).
+# The pool's name for the series job: one more job, queued after every lesson, so that it takes the
+# first slot the lessons leave free instead of waiting for the last of them (2026-12-06: CPU-bound
+# with two lessons, the series alone left half the machine idle for its 21 minutes).
 SERIES = "ray-address-series"
 
 
@@ -351,7 +351,7 @@ class LessonPool:
                 if path.name not in known:
                     self.queued.append(path)
                     known.add(path.name)
-            self.queued.sort(key=self._expected_seconds, reverse=True)
+            self.queued.sort(key=_expected_seconds, reverse=True)
             if self.thread is None:
                 self.thread = threading.Thread(target=self._schedule, daemon=True)
                 self.thread.start()
@@ -391,13 +391,6 @@ class LessonPool:
             tail = log.read_text(errors="replace")[-3000:] if log.is_file() else "(no log)"
             raise AssertionError(f"the series wrote no summary; its log ends:\n{tail}")
         return json.loads(summary_file.read_text())
-
-    def _expected_seconds(self, path: Path) -> float:
-        """A lesson's, or for the series the sum of its lessons' (with their variants, an
-        overestimate that still ranks it first)."""
-        if path.name == SERIES:
-            return sum(_recorded_seconds(p) for p in self.series_lessons or [])
-        return _expected_seconds(path)
 
     def _ready(self, path: Path) -> bool:
         return all(need in self.done for need in NEEDS.get(path.name, []))
@@ -486,7 +479,9 @@ class LessonPool:
 
 def _expected_seconds(path: Path) -> float:
     """How long the lesson took when its time was last measured (recorded in its metadata);
-    the chain a lesson heads (08 before 09) counts whole."""
+    the chain a lesson heads (08 before 09) counts whole. The series goes last (-1)."""
+    if path.name == SERIES:
+        return -1.0
     seconds = _recorded_seconds(path)
     for name, needs in NEEDS.items():
         if path.name in needs:

@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 import os
 import signal
-from pathlib import Path
 
 import conftest
 import nbformat
 import pytest
-from _lessons import SERIES, LessonPool, series_lessons
+from _lessons import LessonPool
 from conftest import NOTEBOOKS, outputs_text
 
 from raykit._runner import discover_notebooks
@@ -134,19 +133,3 @@ def test_the_lessons_wait_for_the_browser_tests_before_the_first_that_reads_a_le
     assert conftest.lessons_wait_for(items) == "lesson00"
     assert conftest.lessons_wait_for(items[2:]) is None, "no browser test first: start at once"
     assert conftest.lessons_wait_for([items[2], items[0]]) == "binder"
-
-
-def test_the_pool_queues_the_longest_job_first_the_series_included(tmp_path):
-    """The series, every lesson but 05 run plainly, is the pool's longest job: queued last, it ran
-    alone for its last 14 minutes (2026-12-07)."""
-    pool = LessonPool(tmp_path, str(tmp_path), jobs=2)  # nothing starts before a prefetch
-    lessons = [NOTEBOOKS / name for name in LESSONS]
-    pool.series_lessons = series_lessons(NOTEBOOKS)
-    order = sorted([*lessons, Path(SERIES)], key=pool._expected_seconds, reverse=True)
-    assert order[0].name == SERIES
-    recorded = {
-        p.name: nbformat.read(p, as_version=4).metadata["raykit"]["run_seconds"] for p in lessons
-    }
-    # 08 heads the chain 08 -> 09 (09 reads 08's model): it counts both.
-    recorded["08_tune.ipynb"] += recorded["09_serve.ipynb"]
-    assert [p.name for p in order[1:]] == sorted(recorded, key=recorded.get, reverse=True)
