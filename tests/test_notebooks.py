@@ -133,3 +133,34 @@ def test_the_lessons_wait_for_the_browser_tests_before_the_first_that_reads_a_le
     assert conftest.lessons_wait_for(items) == "lesson00"
     assert conftest.lessons_wait_for(items[2:]) is None, "no browser test first: start at once"
     assert conftest.lessons_wait_for([items[2], items[0]]) == "binder"
+
+
+def test_a_runs_processes_are_its_tree_and_the_daemons_naming_its_temp_dir(tmp_path):
+    """What the loopback test leaves out: a lesson run beside it is not the cluster under test."""
+    import subprocess
+    import sys
+
+    import psutil
+
+    from raykit import wait_until
+
+    sleeper = "import time; time.sleep(120)"
+    pool = LessonPool(tmp_path, str(tmp_path), jobs=1)
+    procs = []
+    try:
+        spawn = f"import subprocess, sys; subprocess.Popen([sys.executable, '-c', {sleeper!r}])"
+        run = subprocess.Popen([sys.executable, "-c", f"{spawn}; {sleeper}"])
+        # A daemon of the run's cluster, out of its tree, that names the run's Ray temp dir.
+        daemon = subprocess.Popen([sys.executable, "-c", sleeper, str(tmp_path / "01" / "gcs")])
+        other = subprocess.Popen([sys.executable, "-c", sleeper, str(tmp_path / "rk0")])
+        procs = [run, daemon, other]
+        pool.running["01_tasks.ipynb"] = run
+        pool.started.add("01_tasks.ipynb")
+        (child,) = wait_until(lambda: psutil.Process(run.pid).children(), timeout_s=60)
+        procs.append(child)
+        assert pool.run_processes() == {run.pid, child.pid, daemon.pid}
+    finally:
+        for proc in procs:
+            proc.kill()
+        for proc in procs:
+            proc.wait()

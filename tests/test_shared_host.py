@@ -11,6 +11,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import conftest
 import psutil
 import pytest
 from conftest import RAY_TMP
@@ -22,7 +23,9 @@ pytestmark = pytest.mark.ray_cluster
 
 def _cluster_processes() -> list[psutil.Process]:
     """This test process (its driver listens too) and every process of the suite's clusters:
-    those naming the suite's temp dir, and their descendants (workers rename themselves)."""
+    those naming the suite's temp dir, and their descendants (workers rename themselves). Not the
+    lesson runs going on beside the tests: lesson 09's Serve replicas, whose inter-deployment gRPC
+    port Ray 2.60 binds to [::] (serve/_private/replica.py), were counted as this cluster's."""
     found = {os.getpid(): psutil.Process()}
     for proc in psutil.process_iter(["cmdline"]):
         if RAY_TMP in " ".join(proc.info["cmdline"] or []):
@@ -32,7 +35,8 @@ def _cluster_processes() -> list[psutil.Process]:
             found.update({c.pid: c for c in proc.children(recursive=True)})
         except psutil.Error:
             pass
-    return list(found.values())
+    lessons = conftest._pool.run_processes() if conftest._pool is not None else set()
+    return [proc for pid, proc in found.items() if pid not in lessons]
 
 
 def test_a_local_cluster_listens_on_loopback_only(cluster):
