@@ -334,7 +334,6 @@ class LessonPool:
         self.lock = threading.Condition()
         self.series_lessons: list[Path] | None = None
         self.retried: dict[str, str] = {}  # lesson: why its first run was run again
-        self.started: set[str] = set()  # the runs started so far (their names)
         self.thread: threading.Thread | None = None
         # The environment as the session began: tests running meanwhile set variables for a
         # while (RAY_ADDRESS to a MiniCluster of theirs, or to a port where nothing listens),
@@ -448,28 +447,16 @@ class LessonPool:
         """The PIDs of the runs going on: each run's subprocess and all it started, and the
         processes naming a run's Ray temp dir (a MiniCluster's daemons leave its process tree).
         They are this pytest process's descendants too, but none of a unit test's cluster."""
-        import psutil
-
         with self.lock:
             roots = [proc.pid for proc in self.running.values()]
-        dirs = [self._run_tmp(name) + os.sep for name in self.started]
-        found = set()
-        for proc in psutil.process_iter(["cmdline"]):
-            if any(d in " ".join(proc.info["cmdline"] or []) for d in dirs):
-                roots.append(proc.pid)
-        for pid in roots:
-            try:
-                found |= {pid} | {c.pid for c in psutil.Process(pid).children(recursive=True)}
-            except psutil.Error:
-                pass
-        return found
+            dirs = [self._run_tmp(name) + os.sep for name in {*self.running, *self.done}]
+        return set(process_trees(dirs, roots))
 
     def _run_tmp(self, name: str) -> str:
         return os.path.join(self.ray_tmp, name[:2])  # short: socket paths <= 107 chars
 
     def _start(self, path: Path) -> subprocess.Popen:
         ray_tmp = self._run_tmp(path.name)
-        self.started.add(path.name)
         os.makedirs(ray_tmp, exist_ok=True)
         log = open(self.out_dir / f"{path.stem}.log", "w")  # noqa: SIM115 - the child writes it
         starts = self.out_dir / f"{path.stem}.ray-start.jsonl"
@@ -500,6 +487,23 @@ class LessonPool:
                 except subprocess.TimeoutExpired:
                     proc.kill()
             self.running.clear()
+
+
+def process_trees(texts: list[str], roots: list[int] = ()) -> dict:
+    """``{pid: psutil.Process}`` of the processes whose command line holds one of ``texts``, of
+    ``roots``, and of all their descendants (Ray's workers rename themselves)."""
+    import psutil
+
+    found = {}
+    for proc in psutil.process_iter(["cmdline"]):
+        if proc.pid in roots or any(t in " ".join(proc.info["cmdline"] or []) for t in texts):
+            found[proc.pid] = proc
+    for proc in list(found.values()):
+        try:
+            found.update({c.pid: c for c in proc.children(recursive=True)})
+        except psutil.Error:
+            pass
+    return found
 
 
 def _expected_seconds(path: Path) -> float:

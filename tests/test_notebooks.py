@@ -155,7 +155,6 @@ def test_a_runs_processes_are_its_tree_and_the_daemons_naming_its_temp_dir(tmp_p
         other = subprocess.Popen([sys.executable, "-c", sleeper, str(tmp_path / "rk0")])
         procs = [run, daemon, other]
         pool.running["01_tasks.ipynb"] = run
-        pool.started.add("01_tasks.ipynb")
         (child,) = wait_until(lambda: psutil.Process(run.pid).children(), timeout_s=60)
         procs.append(child)
         assert pool.run_processes() == {run.pid, child.pid, daemon.pid}

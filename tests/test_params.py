@@ -13,6 +13,7 @@ import os
 import re
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
+from unittest import mock
 
 import nbformat
 import pytest
@@ -261,19 +262,14 @@ def _exec_head(head: Path, smoke_env: bool, parameters: dict) -> dict:
     if parameters:
         nb = parameterize_notebook(nb, parameters)
     shown = io.StringIO()
-    saved = os.environ.get("RAYKIT_SMOKE")
-    os.environ.pop("RAYKIT_SMOKE", None)
-    if smoke_env:
-        os.environ["RAYKIT_SMOKE"] = "1"
-    try:
-        with contextlib.chdir(NOTEBOOKS), contextlib.redirect_stdout(shown):
+    with mock.patch.dict(os.environ), contextlib.chdir(NOTEBOOKS):
+        os.environ.pop("RAYKIT_SMOKE", None)
+        if smoke_env:
+            os.environ["RAYKIT_SMOKE"] = "1"
+        with contextlib.redirect_stdout(shown):
             namespace = {"__name__": "__main__"}
             for cell in (c for c in nb.cells if c.cell_type == "code"):
                 exec(compile(cell.source, f"<{head.name}>", "exec"), namespace)
-    finally:
-        os.environ.pop("RAYKIT_SMOKE", None)
-        if saved is not None:
-            os.environ["RAYKIT_SMOKE"] = saved
     (line,) = [x for x in shown.getvalue().splitlines() if x.startswith("PARAMS=")]
     return json.loads(line.removeprefix("PARAMS="))
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import conftest
 import psutil
 import pytest
+from _lessons import process_trees
 from conftest import RAY_TMP
 
 from raykit import _exposure
@@ -26,15 +27,7 @@ def _cluster_processes() -> list[psutil.Process]:
     those naming the suite's temp dir, and their descendants (workers rename themselves). Not the
     lesson runs going on beside the tests: lesson 09's Serve replicas, whose inter-deployment gRPC
     port Ray 2.60 binds to [::] (serve/_private/replica.py), were counted as this cluster's."""
-    found = {os.getpid(): psutil.Process()}
-    for proc in psutil.process_iter(["cmdline"]):
-        if RAY_TMP in " ".join(proc.info["cmdline"] or []):
-            found[proc.pid] = proc
-    for proc in list(found.values()):
-        try:
-            found.update({c.pid: c for c in proc.children(recursive=True)})
-        except psutil.Error:
-            pass
+    found = process_trees([RAY_TMP], roots=[os.getpid()])
     lessons = conftest._pool.run_processes() if conftest._pool is not None else set()
     return [proc for pid, proc in found.items() if pid not in lessons]
 
