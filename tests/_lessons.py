@@ -17,7 +17,8 @@ Before, the suite ran every lesson twice (papermill, then the variants): half of
 ``LessonPool`` runs lessons in subprocesses, ``jobs`` at a time, each on a cluster of its own
 (raykit's port isolation makes that safe), the longest first; lesson 09 waits for 08, whose model
 it serves. Run one by hand: ``python tests/_lessons.py OUT_DIR notebooks/01_tasks.ipynb``, the
-series with ``python tests/_lessons.py OUT_DIR --series notebooks/00_welcome.ipynb ...``.
+series (or one part of it) with
+``python tests/_lessons.py OUT_DIR --series ray-address-series-1 notebooks/00_welcome.ipynb ...``.
 
 Every run also leaves a copy of the executed lesson and its summary in ``build/executed/``
 (``RAYKIT_EXECUTED_DIR``), a stable folder that ``make site`` builds the course site from.
@@ -66,23 +67,48 @@ def series_lessons(notebooks: Path) -> list[Path]:
 # What Ray raises when a new node does not register with its GCS in the 30 s Ray allows.
 RAY_START_TIMED_OUT = "The current node timed out during startup"
 
-# The pool's name for the series job: one more job, queued after every lesson, so that it takes the
-# first slot the lessons leave free instead of waiting for the last of them (2026-12-06: CPU-bound
-# with two lessons, the series alone left half the machine idle for its 21 minutes).
+# The pool's name for the series jobs: queued after every lesson, so that they take the first slots
+# the lessons leave free instead of waiting for the last of them (2026-12-06: CPU-bound with two
+# lessons, the series alone left half the machine idle for its 21 minutes). In SERIES_PARTS parts,
+# each against a user's cluster of its own: as one job, the series ran its last 9 of 15 minutes
+# alone, one slot idle (2026-12-07).
 SERIES = "ray-address-series"
+SERIES_PARTS = 2
 
 
-def run_series(lessons: list[Path], out_dir: Path) -> dict:
+def is_series(name: str) -> bool:
+    """Whether the pool's job ``name`` is a part of the series."""
+    return name.startswith(SERIES)
+
+
+def series_parts(lessons: list[Path], parts: int = SERIES_PARTS) -> dict[str, list[Path]]:
+    """The series split into ``parts`` jobs of about equal recorded time (the longest first, each
+    to the part with the least so far), a lesson always in the part of the one it ``NEEDS``; each
+    part keeps the lessons' order. Named ``<SERIES>-1``, ``-2``...; no empty part."""
+    groups: dict[str, list[Path]] = {}
+    for path in lessons:
+        head = next((n for n in NEEDS.get(path.name, []) if n in groups), path.name)
+        groups.setdefault(head, []).append(path)
+    loads = [[0.0, []] for _ in range(max(1, parts))]
+    for group in sorted(groups.values(), key=lambda g: -sum(map(_recorded_seconds, g))):
+        least = min(loads, key=lambda load: load[0])
+        least[0] += sum(map(_recorded_seconds, group))
+        least[1].extend(group)
+    filled = [sorted(paths, key=lessons.index) for _, paths in loads if paths]
+    return {f"{SERIES}-{i}": paths for i, paths in enumerate(filled, start=1)}
+
+
+def run_series(lessons: list[Path], out_dir: Path, name: str = SERIES) -> dict:
     """The lessons under the kit's runner, in small mode, one after another, with RAY_ADDRESS
     naming a MiniCluster started here (the user's cluster: two CPUs and a store that Ray Data,
     Train and Serve can work in), every exercise blank with solutions on: a learner's Run All, and
-    a team's CI against its own cluster. Writes ``<out>/<SERIES>.json``."""
+    a team's CI against its own cluster. Writes ``<out>/<name>.json``."""
     import ray
 
     import raykit
     from raykit._runner import run_notebooks
 
-    folder = out_dir / SERIES
+    folder = out_dir / name
     # Its own results folder: lessons 07-09 hand models on through it, and the pool's run beside
     # this one must not read this one's.
     os.environ["RAYKIT_RESULTS"] = str(folder / "results")
@@ -99,11 +125,12 @@ def run_series(lessons: list[Path], out_dir: Path) -> dict:
             ray.shutdown()
     summary = {
         "address": users.address,
+        "lessons": [p.name for p in lessons],
         "cpus_after": cpus,
         "ray_address_after": after,
         "results": [asdict(r) for r in report.results],
     }
-    (out_dir / f"{SERIES}.json").write_text(json.dumps(summary, indent=1) + "\n")
+    (out_dir / f"{name}.json").write_text(json.dumps(summary, indent=1) + "\n")
     return summary
 
 
@@ -332,7 +359,7 @@ class LessonPool:
         self.seconds: dict[str, float] = {}
         self.ray_start: dict[str, float] = {}  # of those seconds, the kit's Ray start-ups
         self.lock = threading.Condition()
-        self.series_lessons: list[Path] | None = None
+        self.series_parts: dict[str, list[Path]] = {}  # job name: its lessons
         self.retried: dict[str, str] = {}  # lesson: why its first run was run again
         self.thread: threading.Thread | None = None
         # The environment as the session began: tests running meanwhile set variables for a
@@ -365,31 +392,35 @@ class LessonPool:
             return self.done[path.name]
 
     def passed(self, name: str) -> bool:
-        """Whether the lesson (or the series: every lesson of it) ran to its end."""
-        if name != SERIES:
+        """Whether the lesson (or a part of the series: every lesson of it) ran to its end."""
+        if not is_series(name):
             return self.done[name].passed
         try:
-            return all(r["status"] == "passed" for r in self.get_series()["results"])
+            return all(r["status"] == "passed" for r in self._part_summary(name)["results"])
         except AssertionError:
             return False
 
     def prefetch_series(self, lessons: list[Path]) -> None:
-        """Queue the RAY_ADDRESS series of ``lessons`` (once), after every lesson."""
+        """Queue the RAY_ADDRESS series of ``lessons`` (once), in parts, after every lesson."""
         with self.lock:
-            if self.series_lessons is None:
-                self.series_lessons = list(lessons)
-        self.prefetch([Path(SERIES)])
+            if not self.series_parts:
+                self.series_parts = series_parts(lessons)
+            names = list(self.series_parts)
+        self.prefetch([Path(name) for name in names])
 
-    def get_series(self) -> dict:
-        """Wait for the series and return its summary (see ``run_series``)."""
+    def get_series(self) -> list[dict]:
+        """Wait for every part of the series and return their summaries (see ``run_series``)."""
         with self.lock:
-            while SERIES not in self.done:
+            while not set(self.series_parts) <= set(self.done):
                 self.lock.wait(timeout=5)
-        summary_file = self.out_dir / f"{SERIES}.json"
+        return [self._part_summary(name) for name in self.series_parts]
+
+    def _part_summary(self, name: str) -> dict:
+        summary_file = self.out_dir / f"{name}.json"
         if not summary_file.is_file():
-            log = self.out_dir / f"{SERIES}.log"
+            log = self.out_dir / f"{name}.log"
             tail = log.read_text(errors="replace")[-3000:] if log.is_file() else "(no log)"
-            raise AssertionError(f"the series wrote no summary; its log ends:\n{tail}")
+            raise AssertionError(f"{name} wrote no summary; its log ends:\n{tail}")
         return json.loads(summary_file.read_text())
 
     def _ready(self, path: Path) -> bool:
@@ -426,7 +457,7 @@ class LessonPool:
                         self.ray_start[name] = _timing.startup_seconds(
                             self.out_dir / f"{Path(name).stem}.ray-start.jsonl"
                         )
-                        run = None if name == SERIES else LessonRun.load(self.out_dir, name)
+                        run = None if is_series(name) else LessonRun.load(self.out_dir, name)
                         if run is not None and self._start_timed_out_first_time(run):
                             self.queued.insert(0, paths[name])  # once more, before the rest
                             continue
@@ -453,7 +484,8 @@ class LessonPool:
         return set(process_trees(dirs, roots))
 
     def _run_tmp(self, name: str) -> str:
-        return os.path.join(self.ray_tmp, name[:2])  # short: socket paths <= 107 chars
+        short = f"s{name.rsplit('-', 1)[-1]}" if is_series(name) else name[:2]
+        return os.path.join(self.ray_tmp, short)  # short: socket paths <= 107 chars
 
     def _start(self, path: Path) -> subprocess.Popen:
         ray_tmp = self._run_tmp(path.name)
@@ -461,7 +493,8 @@ class LessonPool:
         log = open(self.out_dir / f"{path.stem}.log", "w")  # noqa: SIM115 - the child writes it
         starts = self.out_dir / f"{path.stem}.ray-start.jsonl"
         starts.unlink(missing_ok=True)
-        args = [str(path)] if path.name != SERIES else ["--series", *map(str, self.series_lessons)]
+        lessons = self.series_parts.get(path.name)
+        args = [str(path)] if lessons is None else ["--series", path.name, *map(str, lessons)]
         return subprocess.Popen(
             [sys.executable, str(Path(__file__)), str(self.out_dir), *args],
             env=self.lesson_env(ray_tmp, starts),
@@ -509,7 +542,7 @@ def process_trees(texts: list[str], roots: list[int] = ()) -> dict:
 def _expected_seconds(path: Path) -> float:
     """How long the lesson took when its time was last measured (recorded in its metadata);
     the chain a lesson heads (08 before 09) counts whole. The series goes last (-1)."""
-    if path.name == SERIES:
+    if is_series(path.name):
         return -1.0
     seconds = _recorded_seconds(path)
     for name, needs in NEEDS.items():
@@ -533,6 +566,6 @@ if __name__ == "__main__":
     out = Path(sys.argv[1])
     out.mkdir(parents=True, exist_ok=True)
     if sys.argv[2] == "--series":
-        run_series([Path(p) for p in sys.argv[3:]], out)
+        run_series([Path(p) for p in sys.argv[4:]], out, name=sys.argv[3])
     else:
         print(json.dumps(run_lesson(Path(sys.argv[2]), out)), flush=True)

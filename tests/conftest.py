@@ -275,12 +275,12 @@ def lesson_runs_fixture():
 
 @dataclass
 class SeriesRun:
-    """The lessons run plainly against a cluster the user already has (``series_run``)."""
+    """The lessons run plainly against a cluster the user already has (``series_run``), in parts
+    that each had a user's cluster of their own."""
 
-    address: str  # the user's cluster, as RAY_ADDRESS named it
-    report: object  # raykit's RunReport: a NotebookResult per lesson
-    cpus_after: float | None  # the user's cluster's CPUs after the series: still there?
-    ray_address_after: str | None  # RAY_ADDRESS as the runner left it
+    report: object  # raykit's RunReport: a NotebookResult per lesson, in the lessons' order
+    parts: list[dict]  # per part: its cluster's address (RAY_ADDRESS), its lessons, the cluster's
+    # CPUs after them (still there?) and RAY_ADDRESS as the runner left it
 
     def result(self, path: Path):
         """The lesson's NotebookResult; fail if the series did not run it."""
@@ -288,6 +288,10 @@ class SeriesRun:
             if Path(result.notebook).name == path.name:
                 return result
         raise AssertionError(f"the series did not run {path.name}")
+
+    def address_of(self, name: str) -> str:
+        """The address of the user's cluster that RAY_ADDRESS named for the lesson ``name``."""
+        return next(part["address"] for part in self.parts if name in part["lessons"])
 
 
 def _series_wanted(items) -> list[Path]:
@@ -313,16 +317,16 @@ def _series_wanted(items) -> list[Path]:
 def series_run() -> SeriesRun:
     """The lesson series against a cluster the user already has: ``RAY_ADDRESS`` names a
     MiniCluster, the kit's runner runs the lessons in small mode one after another, every exercise
-    blank with solutions on (tests/_lessons.py, ``run_series``). The pool runs it as its last job,
-    in the first slot the lessons leave free; tests that read it are marked ``after_lessons``."""
+    blank with solutions on (tests/_lessons.py, ``run_series``). The pool runs it as its last
+    jobs, in parts, in the first slots the lessons leave free; tests that read it are marked
+    ``after_lessons``."""
     from raykit._runner import NotebookResult, RunReport
 
-    summary = lesson_pool().get_series()
-    report = RunReport([NotebookResult(**r) for r in summary["results"]])
+    parts = lesson_pool().get_series()
+    results = [NotebookResult(**r) for part in parts for r in part["results"]]
+    report = RunReport(sorted(results, key=lambda r: Path(r.notebook).name))
     print(report.table())
-    return SeriesRun(
-        summary["address"], report, summary["cpus_after"], summary["ray_address_after"]
-    )
+    return SeriesRun(report, parts)
 
 
 class _ExecutedNotebooks:

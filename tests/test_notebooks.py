@@ -10,7 +10,7 @@ import signal
 import conftest
 import nbformat
 import pytest
-from _lessons import LessonPool
+from _lessons import LessonPool, series_parts
 from conftest import NOTEBOOKS, outputs_text
 
 from raykit._runner import discover_notebooks
@@ -133,6 +133,31 @@ def test_the_lessons_wait_for_the_browser_tests_before_the_first_that_reads_a_le
     assert conftest.lessons_wait_for(items) == "lesson00"
     assert conftest.lessons_wait_for(items[2:]) is None, "no browser test first: start at once"
     assert conftest.lessons_wait_for([items[2], items[0]]) == "binder"
+
+
+def _lesson_taking(folder, name: str, seconds: float):
+    nb = nbformat.v4.new_notebook(metadata={"raykit": {"run_seconds": seconds}})
+    nbformat.write(nb, folder / name)
+    return folder / name
+
+
+def test_the_series_splits_into_parts_of_equal_time_keeping_a_lesson_with_what_it_needs(
+    tmp_path,
+):
+    lessons = [
+        _lesson_taking(tmp_path, "01_tasks.ipynb", 40),
+        _lesson_taking(tmp_path, "07_train.ipynb", 100),
+        _lesson_taking(tmp_path, "08_tune.ipynb", 30),
+        _lesson_taking(tmp_path, "09_serve.ipynb", 30),  # needs 08's model (NEEDS)
+    ]
+    parts = series_parts(lessons, parts=2)
+    # 07 alone (100 s) against 08+09 (60 s) and 01 (40 s), each part in the lessons' order.
+    assert {name: [p.name[:2] for p in ps] for name, ps in parts.items()} == {
+        "ray-address-series-1": ["07"],
+        "ray-address-series-2": ["01", "08", "09"],
+    }
+    assert list(series_parts(lessons, parts=1).values()) == [lessons]
+    assert len(series_parts(lessons[:2], parts=5)) == 2, "no part without lessons"
 
 
 def test_a_runs_processes_are_its_tree_and_the_daemons_naming_its_temp_dir(tmp_path):

@@ -1,5 +1,6 @@
 """The lesson series against a cluster the user already has: ``RAY_ADDRESS`` names a MiniCluster
-the suite starts (the ``series_run`` fixture), every lesson runs green under the kit's runner in
+the suite starts (the ``series_run`` fixture; one per part of the series, the parts run side by
+side), every lesson runs green under the kit's runner in
 small mode, and the lessons that need a cluster of their own shape start it beside the user's and
 say so. The same run is a learner's Run All, every exercise blank: tests/test_exercises.py reads
 its exercises there."""
@@ -36,11 +37,12 @@ def test_every_lesson_runs_against_the_cluster_ray_address_names(series_run):
         f"{r.notebook} cell {r.cell_index}: {r.error}" for r in report.results if not r.passed
     ]
     assert not failed, "\n".join(failed)
-    assert series_run.cpus_after == 2, "the user's cluster is still there, as it was"
+    for part in series_run.parts:
+        assert part["cpus_after"] == 2, "the user's cluster is still there, as it was"
+        assert part["ray_address_after"] == part["address"], "the runner leaves it be"
     for result in report.results:
         text, name = outputs_text(result.output), Path(result.notebook).name
         if name in OWN_SHAPE:
-            assert f"RAY_ADDRESS={series_run.address} {BESIDE}" in text, name
+            assert f"RAY_ADDRESS={series_run.address_of(name)} {BESIDE}" in text, name
         else:
             assert BESIDE not in text, f"{name} started a cluster of its own"
-    assert series_run.ray_address_after == series_run.address, "the runner leaves it be"
