@@ -200,19 +200,42 @@ def _running_clusters() -> Finding:
 def _exposed_ports() -> Finding:
     from ._exposure import exposed, my_ray_processes
 
-    open_ports = exposed(my_ray_processes())
+    return exposure_finding(exposed(my_ray_processes()))
+
+
+# Ray 2.60's Serve replicas bind their inter-deployment gRPC server to [::]:0, hard-coded
+# (ray/serve/_private/replica.py, _on_initialized), on a cluster that listens on 127.0.0.1 too.
+_SERVE_REPLICA = "ray::ServeReplica"
+
+
+def exposure_finding(open_ports) -> Finding:
+    """The doctor's row for the listening sockets of this user's Ray processes that the network
+    reaches (``_exposure.Listener``s), with advice that fits whose they are."""
     if not open_ports:
         return Finding("Ray ports open to the network", "none", "none", "ok")
     shown = "; ".join(str(item) for item in open_ports[:6])
     more = f" and {len(open_ports) - 6} more" if len(open_ports) > 6 else ""
+    replicas = sum(item.process.startswith(_SERVE_REPLICA) for item in open_ports)
+    advice = []
+    if replicas < len(open_ports):
+        advice.append(
+            "these Ray processes of yours listen beyond this host: keep token auth on, start "
+            "local clusters with raykit.init() (127.0.0.1 only unless expose=True), and firewall "
+            "the ports if the cluster must span hosts"
+        )
+    if replicas:
+        advice.append(
+            f"Ray Serve replicas ({replicas} of these): Ray 2.60 binds each replica's "
+            "inter-deployment gRPC server on every interface, with no setting to change it, even "
+            "on a cluster that listens on 127.0.0.1; token auth guards it (keep it on), a "
+            "firewall keeps it off the network, and serve.shutdown() closes it"
+        )
     return Finding(
         "Ray ports open to the network",
         f"{len(open_ports)}: {shown}{more}",
         "none",
         "warn",
-        "these Ray processes of yours listen beyond this host: keep token auth on, start local "
-        "clusters with raykit.init() (127.0.0.1 only unless expose=True), and firewall the "
-        "ports if the cluster must span hosts",
+        "; ".join(advice),
     )
 
 

@@ -129,3 +129,20 @@ def test_the_open_ports_come_in_the_order_their_processes_started_not_by_pid():
     assert [item.pid for item in found] == [p.pid for p in procs]
     finding = str(found[:6])
     assert "gcs_server" in finding and "raylet" in finding
+
+
+def test_the_doctor_says_when_the_open_ports_are_serve_replicas():
+    # Ray 2.60 binds each Serve replica's gRPC server on [::], on a loopback cluster too.
+    from raykit._doctor import exposure_finding
+
+    replica = _FakeProcess(501, "ray::ServeReplica:app:Model", 1000.0, 36463, ip="::")
+    gcs = _FakeProcess(502, "/x/gcs_server", 999.0, 40001)
+    only_replicas = exposure_finding(_exposure.exposed([replica]))
+    assert only_replicas.status == "warn"
+    assert "ray::ServeReplica:app:Model (pid 501) on [::]:36463" in only_replicas.found
+    assert "Ray Serve replicas (1 of these)" in only_replicas.fix
+    assert "serve.shutdown()" in only_replicas.fix and "raykit.init()" not in only_replicas.fix
+    both = exposure_finding(_exposure.exposed([replica, gcs]))
+    assert both.found.startswith("2: gcs_server (pid 502)"), both.found
+    assert "raykit.init()" in both.fix and "Ray Serve replicas (1 of these)" in both.fix
+    assert exposure_finding([]).status == "ok"
