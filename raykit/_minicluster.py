@@ -20,7 +20,7 @@ import psutil
 from . import _host, _ray_private, _timing
 from ._autoscale import NODE_GROUP_LABEL
 from ._ports import free_port, free_ports, require_free_port, wait_for_port
-from ._session import state_api_address
+from ._session import made_ray_tmpdir, state_api_address
 from ._supervisor import Supervisor, freeze_then_kill, kill, marked_processes, wait_gone
 from ._wait import wait_until
 from .exceptions import ConfigError, RaykitError
@@ -216,7 +216,7 @@ class MiniCluster:
                 "gcs_fault_tolerance=False."
             )
         self.gcs_fault_tolerance = gcs_fault_tolerance
-        self.root = tempfile.mkdtemp(prefix="mc", dir=os.environ.get("RAY_TMPDIR") or "/tmp")
+        self.root = tempfile.mkdtemp(prefix="mc", dir=made_ray_tmpdir() or "/tmp")
         self.nodes: list[MiniNode] = []
         self.address = ""
         self.redis_address = ""

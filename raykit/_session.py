@@ -299,8 +299,8 @@ def _start_local(overrides: dict, token_auth: bool | None, expose: bool) -> Sess
     elif expose:  # the processes Ray spawns must not inherit single-host mode from this one
         _unset_single_host_env(restore_env)
     kwargs = {"include_dashboard": True, **plan.init_kwargs(), **network, **overrides}
-    kwargs.setdefault("_temp_dir", _own_temp_dir())
-    try:
+    try:  # a RAY_TMPDIR that cannot be made puts the environment back too
+        kwargs.setdefault("_temp_dir", _own_temp_dir())
         context = _ray_init_local(kwargs, loopback)
     except BaseException:
         _restore_environment(restore_env)
@@ -331,9 +331,25 @@ def _own_temp_dir() -> str:
     shared ``/tmp/ray`` holds one ``ray_current_cluster`` for every cluster of the host, and
     a job submitted to this cluster must find this one (see ``record_cluster_address``). Short,
     as Ray's socket paths inside it must stay under 108 characters."""
-    base = os.path.join(os.environ.get("RAY_TMPDIR") or tempfile.gettempdir(), f"rk{os.getuid()}")
+    base = os.path.join(made_ray_tmpdir() or tempfile.gettempdir(), f"rk{os.getuid()}")
     os.makedirs(base, mode=0o700, exist_ok=True)
     return tempfile.mkdtemp(prefix="", dir=base)
+
+
+def made_ray_tmpdir() -> str | None:
+    """``$RAY_TMPDIR``, made if it is missing (as ``ray start`` makes its ``--temp-dir``), or
+    None where it is unset. A folder that cannot be made is the user's setting to fix."""
+    base = os.environ.get("RAY_TMPDIR")
+    if not base:
+        return None
+    try:
+        os.makedirs(base, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(
+            f"RAY_TMPDIR={base!r} is not a folder that can be made here ({error.strerror}). "
+            "Point RAY_TMPDIR at a folder you can write to, or unset it."
+        ) from None
+    return base
 
 
 def _ray_init_local(kwargs: dict, loopback: bool):

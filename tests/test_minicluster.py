@@ -391,6 +391,19 @@ def test_bad_arguments_name_the_fix(monkeypatch):
         MiniCluster(gcs_fault_tolerance=True)
 
 
+def test_a_missing_ray_tmpdir_is_made_and_one_that_cannot_be_is_named(tmp_path, monkeypatch):
+    from raykit._session import made_ray_tmpdir
+
+    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path / "not" / "yet"))
+    assert made_ray_tmpdir() == str(tmp_path / "not" / "yet")
+    assert (tmp_path / "not" / "yet").is_dir(), "made, as ray start makes its --temp-dir"
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path / "a-file" / "ray"))
+    with pytest.raises(ConfigError, match=r"RAY_TMPDIR=.*a-file/ray.*or unset it"):
+        MiniCluster()  # was: FileNotFoundError from tempfile.mkdtemp
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "not"], "nothing started"
+
+
 # The watchdog (an owner SIGKILLed with a cluster, its Redis and a Prometheus up) is tested in
 # tests/test_supervisor.py.
 

@@ -162,3 +162,24 @@ def test_shutdown_is_safe_twice(capsys):
     raykit.shutdown()  # the module fixture's cluster, or nothing
     raykit.shutdown()
     assert not ray.is_initialized()
+
+
+def test_init_with_a_ray_tmpdir_that_cannot_be_made_names_it_and_changes_nothing(tmp_path):
+    (tmp_path / "a-file").write_text("")
+    script = (
+        "import os, raykit\n"
+        "before = dict(os.environ)\n"
+        "try:\n"
+        "    raykit.init(num_cpus=1)\n"
+        "except raykit.ConfigError as error:\n"
+        "    print('ConfigError:', error)\n"
+        "print('environment as before:', dict(os.environ) == before)\n"
+    )
+    env = {**os.environ, "RAY_TMPDIR": str(tmp_path / "a-file" / "ray")}
+    env.pop("RAY_ADDRESS", None)
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "ConfigError: RAY_TMPDIR=" in out.stdout and "or unset it" in out.stdout, out.stdout
+    assert "environment as before: True" in out.stdout, out.stdout
