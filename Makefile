@@ -32,7 +32,8 @@ system-deps:
 
 ## Every test: unit tests, one real browser, and every lesson in small mode, run once with each
 ## exercise's variants (tests/_lessons.py), two lessons at a time while the unit tests run, then
-## the series against a cluster named by RAY_ADDRESS, blank exercises (a learner's Run All).
+## the series against clusters named by RAY_ADDRESS, blank exercises (a learner's Run All), in
+## two parts side by side.
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest
 

@@ -89,10 +89,12 @@ def series_parts(lessons: list[Path], parts: int = SERIES_PARTS) -> dict[str, li
     for path in lessons:
         head = next((n for n in NEEDS.get(path.name, []) if n in groups), path.name)
         groups.setdefault(head, []).append(path)
+    timed = [(sum(map(_recorded_seconds, g)), g) for g in groups.values()]
+    timed.sort(key=lambda item: -item[0])  # stable: equal times keep the lessons' order
     loads = [[0.0, []] for _ in range(max(1, parts))]
-    for group in sorted(groups.values(), key=lambda g: -sum(map(_recorded_seconds, g))):
+    for seconds, group in timed:
         least = min(loads, key=lambda load: load[0])
-        least[0] += sum(map(_recorded_seconds, group))
+        least[0] += seconds
         least[1].extend(group)
     filled = [sorted(paths, key=lessons.index) for _, paths in loads if paths]
     return {f"{SERIES}-{i}": paths for i, paths in enumerate(filled, start=1)}

@@ -86,18 +86,21 @@ def test_ray_cli_runs_rays_command_line_against_the_cluster(cluster):
     import ray
 
     alive = {n["NodeID"] for n in ray.nodes() if n["Alive"]}
-    seen = {}
+    outputs = []
 
-    def lists_every_node():
+    def active(out: str) -> set[str]:
+        return set(re.findall(r"^ *1 node_([0-9a-f]+)$", out, re.MULTILINE))
+
+    def status_lists_every_node() -> bool:
         # `ray status` shows the autoscaler's view, which lags a node's registration by a
         # report or two: once, under load, it listed the head only (2026-12-07).
-        seen["out"] = out = cluster.ray_cli("status")
-        return set(re.findall(r"^ *1 node_([0-9a-f]+)$", out, re.MULTILINE)) == alive
+        outputs.append(cluster.ray_cli("status"))
+        return active(outputs[-1]) == alive
 
-    raykit.wait_until(lists_every_node, timeout_s=60, every_s=2, raise_on_timeout=False)
-    out = seen["out"]
+    raykit.wait_until(status_lists_every_node, timeout_s=60, every_s=2, raise_on_timeout=False)
+    out = outputs[-1]
     assert out.startswith("$ ray status\n") and "Active:" in out
-    assert set(re.findall(r"^ *1 node_([0-9a-f]+)$", out, re.MULTILINE)) == alive, out
+    assert active(out) == alive, out
     with pytest.raises(raykit.RaykitError, match="exited with"):
         cluster.ray_cli("no-such-command")
 

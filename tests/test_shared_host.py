@@ -259,7 +259,7 @@ _SERVE_REPLICA_REACHED = textwrap.dedent(
                                text=True, timeout=60).stdout.strip()
         codes = {}
         bearer = [("authorization", "Bearer " + token)]
-        for name, metadata in (("no token", None), ("token", bearer)):
+        for name, metadata in (("no token", None), ("token", bearer)) if opened else ():
             channel = grpc.insecure_channel(f"127.0.0.1:{opened[0].port}")
             call = channel.unary_unary("/ray.serve.ASGIService/HandleRequest")
             try:
