@@ -1,6 +1,6 @@
 """raykit: a Jupyter-first kit for learning and experimenting with Ray."""
 
-from . import check
+from . import _timing, check
 from ._actors import StateApiUnavailable, actor_calls, actor_state, wait_for_actor
 from ._celery import CeleryWorkers
 from ._datasets import dataset_path, generate_rows, load_dataset, read_dataset, write_generated
@@ -44,6 +44,11 @@ from .exceptions import (
 # Loaded on first use, so that `import raykit` does not import ipywidgets (a terminal, a Ray
 # worker or a job script never draws a widget), nor Ray Train (ReportLog).
 _LAZY = {"ClusterView": "._widgets", "progress": "._widgets", "ReportLog": "._train"}
+
+
+# Under the runner (`raykit run`, the test suite's lesson runs), each call into Ray's libraries is
+# timed, so that a lesson's seconds split into Ray's start, its libraries' and the lesson's own.
+_timing.time_library_calls()
 
 
 def __getattr__(name: str):

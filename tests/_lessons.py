@@ -360,6 +360,7 @@ class LessonPool:
         self.done: dict[str, LessonRun] = {}
         self.seconds: dict[str, float] = {}
         self.ray_start: dict[str, float] = {}  # of those seconds, the kit's Ray start-ups
+        self.library_calls: dict[str, dict] = {}  # and the calls into Ray's libraries
         self.lock = threading.Condition()
         self.series_parts: dict[str, list[Path]] = {}  # job name: its lessons
         self.retried: dict[str, str] = {}  # lesson: why its first run was run again
@@ -456,9 +457,9 @@ class LessonPool:
                     if proc.poll() is not None:
                         del self.running[name]
                         self.seconds[name] = round(time.perf_counter() - started[name], 1)
-                        self.ray_start[name] = _timing.startup_seconds(
-                            self.out_dir / f"{Path(name).stem}.ray-start.jsonl"
-                        )
+                        starts = self.out_dir / f"{Path(name).stem}.ray-start.jsonl"
+                        self.ray_start[name] = _timing.startup_seconds(starts)
+                        self.library_calls[name] = _timing.library_calls(starts)
                         run = None if is_series(name) else LessonRun.load(self.out_dir, name)
                         if run is not None and self._start_timed_out_first_time(run):
                             self.queued.insert(0, paths[name])  # once more, before the rest

@@ -245,16 +245,23 @@ def pytest_runtest_logfinish(nodeid, location):
 
 
 def pytest_terminal_summary(terminalreporter):
-    from raykit._runner import _share
+    from raykit._runner import _share, calls_line, time_and_share
 
     if _pool is not None and _pool.seconds:
         terminalreporter.write_sep("=", "lesson runs (seconds, with their exercises' variants)")
-        terminalreporter.write_line(f"{'lesson':<28} {'status':<6} {'seconds':>7}  ray start")
+        terminalreporter.write_line(
+            f"{'lesson':<28} {'status':<6} {'seconds':>7}  ray start      in Ray's libraries"
+        )
+        library_total = 0.0
         for name, seconds in sorted(_pool.seconds.items()):
             status = "passed" if _pool.passed(name) else "FAILED"
-            starts = _pool.ray_start.get(name, 0.0)
+            calls = _pool.library_calls.get(name, {})
+            library = sum(s for _, s in calls.values())
+            library_total += library
             terminalreporter.write_line(
-                f"{name:<28} {status:<6} {seconds:7.1f}  {starts:6.1f} s {_share(starts, seconds)}"
+                f"{name:<28} {status:<6} {seconds:7.1f}  "
+                f"{time_and_share(_pool.ray_start.get(name, 0.0), seconds)}  "
+                f"{time_and_share(library, seconds)}  {calls_line(calls)}"
             )
         for name, why in sorted(_pool.retried.items()):
             terminalreporter.write_line(f"{name} ran twice: its first run failed, {why}")
@@ -262,7 +269,8 @@ def pytest_terminal_summary(terminalreporter):
         starts = sum(_pool.ray_start.values())
         terminalreporter.write_line(
             f"{len(_pool.seconds)} runs, {total:.1f} s in all, "
-            f"{starts:.1f} s of it starting Ray {_share(starts, total)}"
+            f"{starts:.1f} s of it starting Ray {_share(starts, total)}, "
+            f"{library_total:.1f} s in Ray's libraries {_share(library_total, total)}"
         )
         terminalreporter.write_line(f"executed notebooks and logs in {_pool.out_dir}")
 

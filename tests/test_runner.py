@@ -270,3 +270,138 @@ def test_the_runners_kernels_listen_on_socket_files_not_tcp_ports(tmp_path):
     assert report.ok, report.results[0].error
     text = outputs_text(tmp_path / "out" / "sockets.ipynb")
     assert "TRANSPORT ipc SHELL SOCKET FILE True" in text
+
+
+# --- where a notebook's time goes: Ray's libraries ---------------------------------------------
+
+_FAKE_LIBRARY = """
+import time
+
+def run(seconds=0.0, fail=False):
+    time.sleep(seconds)
+    if fail:
+        raise ValueError("the learner's bug")
+    return "ran"
+
+class Trainer:
+    def fit(self, seconds=0.0):
+        time.sleep(seconds)
+        return run(0.0)  # a timed call inside a timed call counts once
+"""
+
+
+def _library_calls_in_a_kernel_like_process(tmp_path, script: str, *, log=True) -> list[dict]:
+    """Run ``script`` in a process that looks like a notebook kernel (``ipykernel`` imported),
+    with a fake library ``fakelib.api`` (``run`` and ``Trainer.fit``) that ``fakelib`` re-exports
+    as Ray's packages do, timed as ``LIBRARY_CALLS`` says; return the log's lines."""
+    package = tmp_path / "fakelib"
+    package.mkdir()
+    (package / "api.py").write_text(_FAKE_LIBRARY)
+    (package / "__init__.py").write_text("from fakelib.api import Trainer, run\n")
+    log_file = tmp_path / "log.jsonl"
+    prelude = (
+        "import sys, ipykernel\n"
+        "from raykit import _timing\n"
+        "_timing.LIBRARY_CALLS = {'fakelib.api': (('run', 'Lib run'), ('Trainer.fit', 'Lib fit'),"
+        " ('Gone.call', 'Lib gone'))}\n"
+    )
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
+    env.pop("RAYKIT_STARTUP_LOG", None)
+    if log:
+        env["RAYKIT_STARTUP_LOG"] = str(log_file)
+    done = subprocess.run(
+        [sys.executable, "-c", prelude + script], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in log_file.read_text().splitlines()] if log else []
+
+
+def test_library_calls_are_timed_in_a_runners_kernel_imported_before_or_after(tmp_path):
+    script = (
+        "_timing.time_library_calls()\n"
+        "import fakelib\n"  # imported after the hook: wrapped as it loads
+        "from fakelib import run\n"
+        "assert run(0.2) == 'ran' and fakelib.api.run(0.0) == 'ran'\n"
+        "fakelib.Trainer().fit(0.1)\n"
+        "try:\n    fakelib.run(fail=True)\nexcept ValueError:\n    pass\n"
+        "else:\n    raise AssertionError('the call must still raise')\n"
+    )
+    lines = _library_calls_in_a_kernel_like_process(tmp_path, script)
+    assert [(line["what"], line["part"]) for line in lines] == [
+        ("Lib run", "library"),
+        ("Lib run", "library"),
+        ("Lib fit", "library"),  # and not its inner run
+        ("Lib run", "library"),  # a call that raised took its time too
+    ]
+    assert lines[0]["seconds"] >= 0.2 and lines[2]["seconds"] >= 0.1
+    from raykit import _timing
+
+    log = tmp_path / "log.jsonl"
+    with log.open("a") as more:
+        more.write(json.dumps({"what": "raykit.init", "seconds": 3.5}) + "\n")
+    runs = [line["seconds"] for line in lines if line["what"] == "Lib run"]
+    assert _timing.library_calls(log) == {
+        "Lib run": [3, round(sum(runs), 2)],
+        "Lib fit": [1, lines[2]["seconds"]],
+    }
+    assert _timing.startup_seconds(log) == 3.5  # Ray's start alone, not the libraries
+
+
+def test_a_library_imported_before_the_hook_is_timed_and_only_once(tmp_path):
+    script = (
+        "import fakelib\n"
+        "from fakelib import run\n"  # bound before the hook: the package's name is wrapped too
+        "_timing.time_library_calls()\n"
+        "_timing.time_library_calls()\n"  # `import raykit` in a second cell: no second wrap
+        "fakelib.run()\nfakelib.api.run()\nfakelib.Trainer().fit()\n"
+    )
+    lines = _library_calls_in_a_kernel_like_process(tmp_path, script)
+    assert [line["what"] for line in lines] == ["Lib run", "Lib run", "Lib fit"]
+
+
+def test_library_calls_are_timed_only_when_a_runner_asked(tmp_path):
+    script = "_timing.time_library_calls()\nimport fakelib\nassert not sys.meta_path[0].__class__"
+    script += ".__name__.startswith('_Time')\nassert fakelib.run.__module__ == 'fakelib.api'\n"
+    script += "assert not getattr(fakelib.run, '__raykit_timed__', False)\n"
+    _library_calls_in_a_kernel_like_process(tmp_path, script, log=False)
+
+
+def test_every_library_call_the_runner_times_is_in_this_ray():
+    """A Ray that renamed one would leave its calls out of the runner's figures without a word."""
+    import importlib
+
+    from raykit._timing import LIBRARY_CALLS
+
+    for module_name, calls in LIBRARY_CALLS.items():
+        module = importlib.import_module(module_name)
+        for attribute, label in calls:
+            owner_name, _, name = attribute.rpartition(".")
+            owner = getattr(module, owner_name, None) if owner_name else module
+            assert callable(getattr(owner, name, None)), f"{label}: {module_name}.{attribute}"
+
+
+@pytest.mark.ray_cluster
+def test_the_runner_reports_the_seconds_spent_in_rays_libraries(tmp_path):
+    """A Tune ``fit`` in a notebook: the runner's figure is inside what the cell timed."""
+    _write_notebook(
+        tmp_path / "tune.ipynb",
+        "N = 1",
+        "import time, raykit\nfrom ray import tune\nraykit.init(num_cpus=1)\n"
+        "began = time.perf_counter()\n"
+        "tune.Tuner(lambda config: {'score': 1}, run_config=tune.RunConfig(verbose=0,"
+        f" storage_path={str(tmp_path / 'tune')!r})).fit()\n"
+        "print(f'CELL {time.perf_counter() - began:.3f}')\nraykit.shutdown()",
+    )
+    report = run_notebooks([tmp_path / "tune.ipynb"], output_dir=tmp_path / "out", echo=False)
+    result = report.results[0]
+    assert result.passed, result.error
+    timed_by_cell = float(outputs_text(result.output).split("CELL ")[1].split()[0])
+    assert list(result.library_calls) == ["Tune fit"]
+    calls, seconds = result.library_calls["Tune fit"]
+    assert calls == 1 and 0 < seconds <= timed_by_cell + 0.01
+    assert result.library_seconds == seconds
+    table = report.table()
+    assert f"Tune fit 1x {seconds:.1f} s" in table and "in Ray's libraries" in table
+    report.write_json(tmp_path / "report.json")
+    saved = json.loads((tmp_path / "report.json").read_text())
+    assert saved[0]["library_calls"] == {"Tune fit": [1, seconds]}
