@@ -429,6 +429,23 @@ class LessonPool:
     def _ready(self, path: Path) -> bool:
         return all(need in self.done for need in NEEDS.get(path.name, []))
 
+    def _record_ray_figures(self, name: str) -> None:
+        """A finished job's seconds starting Ray and in Ray's libraries, from its log. A part of
+        the series runs its lessons under the kit's runner, which gives each lesson a log of its
+        own: its summary's per-lesson figures are added to the part's (its user's cluster)."""
+        starts = self.out_dir / f"{Path(name).stem}.ray-start.jsonl"
+        self.ray_start[name] = _timing.startup_seconds(starts)
+        calls = self.library_calls[name] = _timing.library_calls(starts)
+        summary = self.out_dir / f"{name}.json"
+        if not is_series(name) or not summary.is_file():
+            return
+        for result in json.loads(summary.read_text())["results"]:
+            self.ray_start[name] = round(self.ray_start[name] + result["ray_start_seconds"], 2)
+            for label, (count, seconds) in result["library_calls"].items():
+                total = calls.setdefault(label, [0, 0.0])
+                total[0] += count
+                total[1] = round(total[1] + seconds, 2)
+
     def _start_timed_out_first_time(self, run: LessonRun) -> bool:
         """Whether the run failed because Ray's own start timed out, for the first time: then
         it runs once more. Ray 2.60 gives a new node 30 s to register with its GCS, a wait it
@@ -457,9 +474,7 @@ class LessonPool:
                     if proc.poll() is not None:
                         del self.running[name]
                         self.seconds[name] = round(time.perf_counter() - started[name], 1)
-                        starts = self.out_dir / f"{Path(name).stem}.ray-start.jsonl"
-                        self.ray_start[name] = _timing.startup_seconds(starts)
-                        self.library_calls[name] = _timing.library_calls(starts)
+                        self._record_ray_figures(name)
                         run = None if is_series(name) else LessonRun.load(self.out_dir, name)
                         if run is not None and self._start_timed_out_first_time(run):
                             self.queued.insert(0, paths[name])  # once more, before the rest

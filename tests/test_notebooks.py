@@ -3,6 +3,7 @@ text the lesson tests read from an executed lesson is what Jupyter shows."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -108,6 +109,46 @@ def test_a_lesson_whose_ray_start_timed_out_runs_once_more_and_only_once(tmp_pat
     # Any other failure is the lesson's: no second run.
     other = _failed_run(tmp_path, "01_tasks.ipynb", "AssertionError: the check failed")
     assert not pool._start_timed_out_first_time(other)
+
+
+def test_a_series_parts_ray_figures_add_its_lessons_to_its_own_cluster(tmp_path):
+    """A part's log holds its user's cluster alone; the runner logged each lesson on its own."""
+    from raykit._runner import NotebookResult
+
+    pool = LessonPool(tmp_path, str(tmp_path), jobs=1)
+    part = "ray-address-series-1"
+    (tmp_path / f"{part}.ray-start.jsonl").write_text(
+        json.dumps({"what": "MiniCluster node head", "seconds": 7.0}) + "\n"
+    )
+    results = [
+        NotebookResult("00.ipynb", "o", "passed", 20.0, ray_start_seconds=0.5),
+        NotebookResult(
+            "07.ipynb",
+            "o",
+            "passed",
+            90.0,
+            ray_start_seconds=4.0,
+            library_calls={"Train fit": [3, 60.0], "Serve run": [1, 2.5]},
+        ),
+        NotebookResult("08.ipynb", "o", "passed", 50.0, library_calls={"Train fit": [1, 9.5]}),
+    ]
+    summary = {"results": [dataclasses.asdict(r) for r in results]}
+    (tmp_path / f"{part}.json").write_text(json.dumps(summary))
+    pool._record_ray_figures(part)
+    assert pool.ray_start[part] == 7.0 + 0.5 + 4.0
+    assert pool.library_calls[part] == {"Train fit": [4, 69.5], "Serve run": [1, 2.5]}
+    # A lesson's job is its log alone (its summary is the lesson's, not a runner's).
+    (tmp_path / "01_tasks.ray-start.jsonl").write_text(
+        json.dumps({"what": "raykit.init", "seconds": 3.0})
+        + "\n"
+        + json.dumps({"what": "Tune fit", "seconds": 2.0, "part": "library"})
+        + "\n"
+    )
+    pool._record_ray_figures("01_tasks.ipynb")
+    assert (pool.ray_start["01_tasks.ipynb"], pool.library_calls["01_tasks.ipynb"]) == (
+        3.0,
+        {"Tune fit": [1, 2.0]},
+    )
 
 
 class _Item:
