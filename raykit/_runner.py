@@ -42,7 +42,7 @@ class NotebookResult:
 
     @property
     def library_seconds(self) -> float:
-        return round(sum(seconds for _, seconds in self.library_calls.values()), 2)
+        return _timing.calls_seconds(self.library_calls)
 
     @property
     def passed(self) -> bool:
@@ -62,12 +62,11 @@ class RunReport:
     def table(self) -> str:
         """A plain-text table of notebook, status and seconds, with a total line."""
         width = max([len("notebook")] + [len(r.notebook) for r in self.results])
-        lines = [f"{'notebook':<{width}}  status  seconds  ray start      in Ray's libraries"]
+        lines = [f"{'notebook':<{width}}  status  seconds  {RAY_COLUMNS}"]
         for r in self.results:
             lines.append(
                 f"{r.notebook:<{width}}  {r.status:<6}  {r.seconds:7.1f}  "
-                f"{time_and_share(r.ray_start_seconds, r.seconds)}  "
-                f"{time_and_share(r.library_seconds, r.seconds)}  {calls_line(r.library_calls)}"
+                f"{ray_columns(r.seconds, r.ray_start_seconds, r.library_calls)}"
             )
         total = sum(r.seconds for r in self.results)
         starts = sum(r.ray_start_seconds for r in self.results)
@@ -229,14 +228,19 @@ def _share(part: float, whole: float) -> str:
     return f"({100 * part / whole:.0f}%)" if whole else ""
 
 
-def time_and_share(part: float, whole: float) -> str:
-    """``" 12.3 s (20%)"``: a column of the runner's table and of the suite's lesson summary."""
-    return f"{part:6.1f} s {_share(part, whole):<6}"
+RAY_COLUMNS = "ray start      in Ray's libraries"  # the header over ``ray_columns``
 
 
-def calls_line(calls: Mapping[str, list[float]]) -> str:
-    """``"Train fit 3x 95.2 s, Serve run 1x 4.1 s"``: which library calls took that time."""
-    return ", ".join(f"{label} {n:g}x {seconds:.1f} s" for label, (n, seconds) in calls.items())
+def ray_columns(seconds: float, ray_start: float, calls: dict[str, list[float]]) -> str:
+    """``"  4.1 s (5%)      62.6 s (82%)   Train fit 3x 62.6 s"``: of a run's seconds, those
+    starting Ray and those in Ray's libraries, with the calls; in the runner's table and the
+    suite's lesson summary."""
+    library = _timing.calls_seconds(calls)
+    called = ", ".join(f"{label} {n:g}x {s:.1f} s" for label, (n, s) in calls.items())
+    return (
+        f"{ray_start:6.1f} s {_share(ray_start, seconds):<6}  "
+        f"{library:6.1f} s {_share(library, seconds):<6}  {called}"
+    ).rstrip()
 
 
 def _describe_failure(result: NotebookResult) -> str:

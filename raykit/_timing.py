@@ -49,10 +49,21 @@ def library_calls(path: str | Path) -> dict[str, list[float]]:
     calls: dict[str, list[float]] = {}
     for line in _read(path):
         if line.get("part") == _LIBRARY:
-            count_seconds = calls.setdefault(line["what"], [0, 0.0])
-            count_seconds[0] += 1
-            count_seconds[1] = round(count_seconds[1] + line["seconds"], 2)
+            add_calls(calls, {line["what"]: [1, line["seconds"]]})
     return calls
+
+
+def add_calls(into: dict[str, list[float]], calls: dict[str, list[float]]) -> None:
+    """Add ``{label: [calls, seconds]}`` into another such dict: a run's figures from its parts."""
+    for label, (count, seconds) in calls.items():
+        total = into.setdefault(label, [0, 0.0])
+        total[0] += count
+        total[1] = round(total[1] + seconds, 2)
+
+
+def calls_seconds(calls: dict[str, list[float]]) -> float:
+    """The seconds of all the calls in ``{label: [calls, seconds]}``."""
+    return round(sum(seconds for _, seconds in calls.values()), 2)
 
 
 def time_library_calls() -> None:

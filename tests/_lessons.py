@@ -441,10 +441,7 @@ class LessonPool:
             return
         for result in json.loads(summary.read_text())["results"]:
             self.ray_start[name] = round(self.ray_start[name] + result["ray_start_seconds"], 2)
-            for label, (count, seconds) in result["library_calls"].items():
-                total = calls.setdefault(label, [0, 0.0])
-                total[0] += count
-                total[1] = round(total[1] + seconds, 2)
+            _timing.add_calls(calls, result["library_calls"])
 
     def _start_timed_out_first_time(self, run: LessonRun) -> bool:
         """Whether the run failed because Ray's own start timed out, for the first time: then

@@ -245,28 +245,23 @@ def pytest_runtest_logfinish(nodeid, location):
 
 
 def pytest_terminal_summary(terminalreporter):
-    from raykit._runner import _share, calls_line, time_and_share
+    from raykit import _timing
+    from raykit._runner import RAY_COLUMNS, _share, ray_columns
 
     if _pool is not None and _pool.seconds:
         terminalreporter.write_sep("=", "lesson runs (seconds, with their exercises' variants)")
-        terminalreporter.write_line(
-            f"{'lesson':<28} {'status':<6} {'seconds':>7}  ray start      in Ray's libraries"
-        )
-        library_total = 0.0
+        terminalreporter.write_line(f"{'lesson':<28} {'status':<6} {'seconds':>7}  {RAY_COLUMNS}")
         for name, seconds in sorted(_pool.seconds.items()):
             status = "passed" if _pool.passed(name) else "FAILED"
-            calls = _pool.library_calls.get(name, {})
-            library = sum(s for _, s in calls.values())
-            library_total += library
+            starts, calls = _pool.ray_start.get(name, 0.0), _pool.library_calls.get(name, {})
             terminalreporter.write_line(
-                f"{name:<28} {status:<6} {seconds:7.1f}  "
-                f"{time_and_share(_pool.ray_start.get(name, 0.0), seconds)}  "
-                f"{time_and_share(library, seconds)}  {calls_line(calls)}"
+                f"{name:<28} {status:<6} {seconds:7.1f}  {ray_columns(seconds, starts, calls)}"
             )
         for name, why in sorted(_pool.retried.items()):
             terminalreporter.write_line(f"{name} ran twice: its first run failed, {why}")
         total = sum(_pool.seconds.values())
         starts = sum(_pool.ray_start.values())
+        library_total = sum(_timing.calls_seconds(c) for c in _pool.library_calls.values())
         terminalreporter.write_line(
             f"{len(_pool.seconds)} runs, {total:.1f} s in all, "
             f"{starts:.1f} s of it starting Ray {_share(starts, total)}, "
