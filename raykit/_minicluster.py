@@ -741,7 +741,9 @@ class MiniCluster:
         names += ["dashboard_agent_grpc", "runtime_env_agent", "metrics_export"]
         if head:
             names += ["dashboard", "client"] + ([] if gcs_port else ["gcs"])
-        ports = dict(zip(names, free_ports(len(names), ""), strict=True))
+        # The user's GCS port is free too until the head binds it: never drawn for another server.
+        picked = free_ports(len(names), "", avoid=[gcs_port] if gcs_port else [])
+        ports = dict(zip(names, picked, strict=True))
         if head and gcs_port:
             ports["gcs"] = gcs_port
         return ports

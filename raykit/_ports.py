@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import socket
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from .exceptions import ConfigError, RaykitError
@@ -29,36 +30,41 @@ def ephemeral_ports() -> range:
     return range(low, high + 1)
 
 
-def free_port(host: str = "127.0.0.1") -> int:
+def free_port(host: str = "127.0.0.1", avoid: Iterable[int] = ()) -> int:
     """A TCP port nothing listens on right now on ``host`` ("" for every interface), outside
-    the host's ephemeral range and Ray's worker ports where one is free there."""
-    return free_ports(1, host)[0]
+    the host's ephemeral range and Ray's worker ports where one is free there, and none of
+    ``avoid``: ports picked earlier for the same server but not bound yet."""
+    return free_ports(1, host, avoid)[0]
 
 
-def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
-    """``count`` different TCP ports free on ``host`` right now, picked as :func:`free_port`
-    does. The sockets stay bound until all are picked, so no two picks can be the same port
-    (one node's servers); a random pick can repeat once its socket is closed."""
+def free_ports(count: int, host: str = "127.0.0.1", avoid: Iterable[int] = ()) -> list[int]:
+    """``count`` different TCP ports free on ``host`` right now, none of ``avoid``, picked as
+    :func:`free_port` does. The sockets stay bound until all are picked, so no two picks can be
+    the same port (one node's servers); a random pick can repeat once its socket is closed,
+    which is what ``avoid`` is for (seen: Ray's dashboard and its agent drew one port)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     ephemeral = ephemeral_ports()
-    candidates = [port for port in PICK_RANGE if port not in ephemeral]
+    avoid = set(avoid)
+    candidates = [port for port in PICK_RANGE if port not in ephemeral and port not in avoid]
     # SystemRandom: forked processes (Ray workers, pools) do not share one sequence.
     tries = random.SystemRandom().sample(candidates, min(PICK_TRIES * count, len(candidates)))
     held: list[socket.socket] = []
+    refused: list[socket.socket] = []  # OS picks in ``avoid``: held, so the OS moves on
     try:
-        for port in [*tries, *[0] * count]:  # 0: the OS picks, once the range has none free
-            if len(held) == count:
-                break
+        while len(held) < count:
+            port = tries.pop() if tries else 0  # 0: the OS picks, once the range has none free
             sock = socket.socket(family, socket.SOCK_STREAM)
             try:
                 sock.bind((host, port))
             except OSError:
                 sock.close()
+                if port == 0:
+                    raise
                 continue
-            held.append(sock)
+            (refused if sock.getsockname()[1] in avoid else held).append(sock)
         return [sock.getsockname()[1] for sock in held]
     finally:
-        for sock in held:
+        for sock in held + refused:
             sock.close()
 
 

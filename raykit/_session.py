@@ -358,11 +358,14 @@ def _ray_init_local(kwargs: dict, loopback: bool):
 
     for attempt in range(1, START_ATTEMPTS + 1):
         began = time.time()
+        # Not a port picked for this cluster already: that one is free too until Ray binds it,
+        # and Ray refuses two servers on one port (seen in CI: dashboard and agent both 24840).
+        agent_port = free_port(avoid=_ports_given(kwargs))
         try:
             with (
                 _timing.ray_start("raykit.init"),
                 _host.startup_turn(say=_say),
-                _ray_private.local_start(loopback=loopback, dashboard_agent_port=free_port()),
+                _ray_private.local_start(loopback=loopback, dashboard_agent_port=agent_port),
             ):
                 # "local" makes Ray start a new cluster even if another one runs on this host.
                 return ray.init(address="local", **kwargs)
@@ -379,6 +382,15 @@ def _ray_init_local(kwargs: dict, loopback: bool):
                 f"Ray's start-up timed out (this host is busy); starting it again "
                 f"(attempt {attempt + 1} of {START_ATTEMPTS})."
             )
+
+
+def _ports_given(kwargs: dict) -> set[int]:
+    """The ports ``ray.init`` is told to use (``dashboard_port``, ``_metrics_export_port``...)."""
+    return {
+        value
+        for name, value in kwargs.items()
+        if name.endswith("_port") and isinstance(value, int) and value > 0
+    }
 
 
 def _kill_own_ray_children(since: float) -> None:

@@ -312,8 +312,8 @@ def test_a_node_whose_port_was_taken_starts_again_on_fresh_ports(cluster, monkey
 
     picks = []
 
-    def free_ports_first_one_taken(count, host=""):
-        ports = _ports.free_ports(count, host)
+    def free_ports_first_one_taken(count, host="", avoid=()):
+        ports = _ports.free_ports(count, host, avoid)
         if not picks:  # the first attempt's node manager port: taken since it was picked
             ports[0] = busy.getsockname()[1]
         picks.append(ports)
@@ -540,3 +540,14 @@ def test_node_history_needs_a_connected_driver():
     mc._finalizer = type("Open", (), {"alive": True})()
     with pytest.raises(ConfigError, match="connect it first"):
         mc.node_history()
+
+
+def test_a_head_on_the_users_gcs_port_gives_that_port_to_no_other_server(monkeypatch):
+    # The user's port is free until the head binds it, so a pick could draw it for the head's
+    # dashboard or agent, and `ray start` would refuse: with it the only candidate, never.
+    gcs_port = _ports.free_port("")
+    monkeypatch.setattr(_ports, "PICK_RANGE", range(gcs_port, gcs_port + 1))
+    ports = MiniCluster._pick_ports(head=True, gcs_port=gcs_port)
+    others = [port for name, port in ports.items() if name != "gcs"]
+    assert ports["gcs"] == gcs_port and gcs_port not in others, ports
+    assert len(set(others)) == len(others) == 8, ports

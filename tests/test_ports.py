@@ -71,3 +71,14 @@ def test_free_ports_stay_different_when_the_range_is_tiny(monkeypatch):
     monkeypatch.setattr(_ports, "PICK_RANGE", range(21000, 21002))  # 2 candidates for 4 ports
     ports = _ports.free_ports(4)
     assert len(set(ports)) == 4, "the OS gives the ports the range cannot"
+
+
+def test_a_port_to_avoid_is_never_picked_even_when_free(monkeypatch):
+    # Ray's dashboard port is picked first and bound later, so it is free when the agent's port
+    # is picked: without ``avoid`` the only candidate would be drawn twice (seen in CI).
+    dashboard = _ports.free_port()
+    monkeypatch.setattr(_ports, "PICK_RANGE", range(dashboard, dashboard + 1))
+    assert _ports.free_port() == dashboard, "free, so the only candidate is drawn again"
+    agent = _ports.free_port(avoid={dashboard})
+    assert agent != dashboard  # none left in the range: the OS picks
+    assert len(set(_ports.free_ports(3, avoid=[dashboard, agent]) + [dashboard, agent])) == 5

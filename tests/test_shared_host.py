@@ -32,6 +32,17 @@ def _cluster_processes() -> list[psutil.Process]:
     return [proc for pid, proc in found.items() if pid not in lessons]
 
 
+def _script_report(script: str, *args: str, first: str = "{") -> tuple[dict, str]:
+    """Run ``script`` in a Python of its own (a cluster of its own); the JSON line it printed
+    that starts with ``first``, and all it printed. Its stderr's tail when it fails."""
+    run = subprocess.run(
+        [sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=600
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    line = next(line for line in run.stdout.splitlines() if line.startswith(first))
+    return json.loads(line), run.stdout
+
+
 def test_a_local_cluster_listens_on_loopback_only(cluster):
     import ray
 
@@ -105,6 +116,34 @@ def test_three_clusters_started_at_once_each_work_on_their_own_ports():
     assert all(r["metrics_lines"] > 0 for r in reports), "each serves its own metrics"
     for key in ("gcs", "dashboard", "metrics_port"):
         assert len({r[key] for r in reports}) == 3, f"{key} shared: {[r[key] for r in reports]}"
+
+
+_ONE_PORT_TO_PICK = textwrap.dedent(
+    """
+    import json, sys, ray, raykit
+    from raykit import _ports
+    port = int(sys.argv[1])
+    _ports.PICK_RANGE = range(port, port + 1)  # the dashboard takes it; it stays free till bound
+    session = raykit.init(num_cpus=1)
+    node = ray._private.worker.global_worker.node
+    agent = node.dashboard_agent_listen_port
+    print(json.dumps({"dashboard": session.dashboard_url, "agent": agent}))
+    raykit.shutdown()
+    """
+)
+
+
+def test_the_dashboard_and_its_agent_never_draw_the_same_port():
+    """raykit picks the dashboard's port, then the agent's, both free until Ray binds them; CI
+    once drew one port for both and Ray refused to start. With a single port to draw from the
+    agent must take another (the OS's pick), every time."""
+    from raykit._ports import free_port
+
+    port = free_port()
+    report, _ = _script_report(_ONE_PORT_TO_PICK, str(port))
+    print(report)
+    assert report["dashboard"].endswith(f":{port}"), report
+    assert report["agent"] != port, report
 
 
 _HOLD_ONE = textwrap.dedent(
@@ -285,14 +324,7 @@ def test_a_serve_replica_listens_on_every_interface_token_auth_guards_it_and_the
     a loopback cluster too (serve/_private/replica.py): what lessons 04, 09 and 12 open while an
     app runs. Pinned here, so that a Ray upgrade that changes it shows."""
     ray_cli = str(Path(sys.executable).with_name("ray"))
-    out = subprocess.run(
-        [sys.executable, "-c", _SERVE_REPLICA_REACHED, ray_cli],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    seen = json.loads(next(ln for ln in out.stdout.splitlines() if ln.startswith('{"replicas"')))
+    seen, _ = _script_report(_SERVE_REPLICA_REACHED, ray_cli, first='{"replicas"')
     print(seen)
     assert seen["replicas"] and seen["opened"], "the replica listens beyond loopback"
     assert {ip for _, ip, _ in seen["opened"]} <= {"::", "0.0.0.0"}, seen["opened"]
@@ -377,10 +409,7 @@ def test_a_failed_starts_clean_up_kills_that_start_and_not_the_clusters_below_it
         holder.wait(timeout=120)
     assert holder.returncode == 0, "its shutdown found its cluster broken"
 
-    own = subprocess.run(
-        [sys.executable, "-c", _FAILED_START], capture_output=True, text=True, timeout=300
-    )
-    report = json.loads(next(line for line in own.stdout.splitlines() if line.startswith("{")))
+    report, _ = _script_report(_FAILED_START)
     assert report["started"] >= 3, report  # GCS, raylet, agents, a worker
     assert report["alive"] == [], f"processes of the failed start left running: {report}"
 
@@ -411,11 +440,7 @@ def test_a_start_that_times_out_every_time_leaves_nothing_running():
     """raykit.init tries a timed-out start again, then gives up with Ray's error. Neither the
     retried attempt nor the last one may leave a GCS or dashboard behind: Ray's shutdown never
     knew them, so they would run until someone found them by hand."""
-    run = subprocess.run(
-        [sys.executable, "-c", _START_THAT_TIMES_OUT], capture_output=True, text=True, timeout=300
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
-    assert "starting it again (attempt 2 of 2)" in run.stdout, run.stdout
-    report = json.loads(next(line for line in run.stdout.splitlines() if line.startswith("{")))
+    report, printed = _script_report(_START_THAT_TIMES_OUT)
+    assert "starting it again (attempt 2 of 2)" in printed, printed
     assert "timed out during startup" in (report["error"] or ""), report
     assert report["alive"] == [], f"processes of the failed start left running: {report}"
