@@ -1738,6 +1738,19 @@ def in_flight_at_most(answer: Any, limit: int, hint: str | None = None) -> None:
     )
 
 
+def _tasks_submitted(records: list) -> int | None:
+    """How many tasks the task of ``records`` (its State API rows, with detail) started, from
+    the profile events its worker recorded: one ``submit_task`` each. None until its
+    ``task:execute`` event is in (the worker reports it after every submission), or where Ray
+    records no profile events."""
+    for record in records:
+        events = (record.profiling_data or {}).get("events") or []
+        names = [event.get("event_name") for event in events]
+        if "task:execute" in names:
+            return names.count("submit_task")
+    return None
+
+
 def nested_without_holding(
     answer: Any, resource: str = "GPU", timeout_s: float = 60.0, hint: str | None = None
 ) -> None:
@@ -1745,8 +1758,6 @@ def nested_without_holding(
     themselves, as Ray recorded what each one required, finished, and each started child tasks
     that did hold some: coordinators that cannot deadlock their own children. Stuck tasks are
     cancelled, so the rest of the lesson finds the resource free again."""
-    import time
-
     import ray
 
     from ._wait import wait_until
@@ -1802,37 +1813,51 @@ def nested_without_holding(
         )
     _task_values(refs, label, hint)
     children: dict = {}
-    # Child tasks' records arrive up to a second after they end: count them once every task has
-    # some and the count has not changed for longer than one report interval (a few intervals
-    # when some task has none yet: its children may still be on the way).
-    last = {"count": -1, "since": time.monotonic()}
+    # Child tasks' records reach the GCS when the coordinator's worker next reports its events:
+    # about a second after they end, seconds on a loaded host (CI counted 3 of 4 children once,
+    # when the check waited for the count to stop changing). The coordinator's own record lists
+    # a submit_task event per task it started, once it has its task:execute event: wait for
+    # that many children, ended. Where Ray records no profile events (timeline turned off) the
+    # wait runs out and the children recorded by then are counted.
+    submitted: dict = {}
 
     def children_settled() -> bool:
         from ray.util.state import list_tasks
 
         from ._session import state_api_address
 
+        job = ray.get_runtime_context().get_job_id()
+        listed = {}
         for task_id in task_ids:
-            rows = list_tasks(
+            if task_id not in submitted:
+                own = list_tasks(
+                    address=state_api_address(),
+                    filters=[("task_id", "=", task_id)],
+                    detail=True,
+                    raise_on_missing_output=False,
+                )
+                count = _tasks_submitted(own)
+                if count is not None:
+                    submitted[task_id] = count
+            listed[task_id] = list_tasks(
                 address=state_api_address(),
-                filters=[
-                    ("job_id", "=", ray.get_runtime_context().get_job_id()),
-                    ("parent_task_id", "=", task_id),
-                ],
+                filters=[("job_id", "=", job), ("parent_task_id", "=", task_id)],
                 detail=True,
                 raise_on_missing_output=False,
             )
             children[task_id] = [
                 r
-                for r in rows
+                for r in listed[task_id]
                 if r.state == "FINISHED" and (r.required_resources or {}).get(resource, 0) > 0
             ]
-        count, now = sum(len(c) for c in children.values()), time.monotonic()
-        if count != last["count"]:
-            last.update(count=count, since=now)
-        return now - last["since"] >= (1.2 if all(children.values()) else 3.0)
+        return all(
+            t in submitted
+            and len(listed[t]) >= submitted[t]
+            and all(r.state in ("FINISHED", "FAILED") for r in listed[t])
+            for t in task_ids
+        )
 
-    wait_until(children_settled, timeout_s=15, every_s=0.4, raise_on_timeout=False)
+    wait_until(children_settled, timeout_s=30, every_s=0.4, raise_on_timeout=False)
     without = [t for t in task_ids if not children.get(t)]
     if without:
         fail(

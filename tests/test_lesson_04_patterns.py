@@ -8,6 +8,7 @@ that pretends to have two GPUs.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 
@@ -347,6 +348,35 @@ def test_nested_without_holding_passes_coordinators_that_hold_no_gpu(gpu_cluster
     out = capsys.readouterr().out
     assert "the 2 tasks in your answer finished holding no GPU; Ray recorded 4 child" in out
     assert ray.get(refs) == [1, 1]
+
+
+def test_nested_without_holding_counts_a_child_whose_record_comes_late(
+    gpu_cluster, monkeypatch, capsys
+):
+    """On a loaded host a worker reports its task events seconds late: CI's check once said
+    "Ray recorded 3 child tasks" of 4. One coordinator's record and one of its children's are
+    held back 4 s here; the check waits for as many children as that record says it started."""
+    import ray.util.state
+
+    refs = [coordinator.remote(i) for i in range(2)]
+    assert ray.get(refs) == [1, 1]
+    late_parent = refs[0].task_id().hex()
+    real_list_tasks = ray.util.state.list_tasks
+    shown_after = time.monotonic() + 4.0
+
+    def one_child_late(*args, filters=(), **kwargs):
+        rows = real_list_tasks(*args, filters=filters, **kwargs)
+        if time.monotonic() < shown_after:
+            if ("task_id", "=", late_parent) in filters:  # its worker's events not in yet
+                return [dataclasses.replace(row, profiling_data=None) for row in rows]
+            if ("parent_task_id", "=", late_parent) in filters:
+                return rows[1:]
+        return rows
+
+    monkeypatch.setattr(ray.util.state, "list_tasks", one_child_late)
+    check.nested_without_holding(refs, resource="GPU", timeout_s=120)
+    out = capsys.readouterr().out
+    assert "Ray recorded 4 child tasks" in out, out
 
 
 def test_nested_without_holding_fails_gpu_parents_and_frees_their_gpus(gpu_cluster):
