@@ -33,7 +33,7 @@ def ephemeral_ports() -> range:
 def free_port(host: str = "127.0.0.1", avoid: Iterable[int] = ()) -> int:
     """A TCP port nothing listens on right now on ``host`` ("" for every interface), outside
     the host's ephemeral range and Ray's worker ports where one is free there, and none of
-    ``avoid``: ports picked earlier for the same server but not bound yet."""
+    ``avoid``: ports picked earlier for the same cluster but not bound yet."""
     return free_ports(1, host, avoid)[0]
 
 

@@ -1738,17 +1738,14 @@ def in_flight_at_most(answer: Any, limit: int, hint: str | None = None) -> None:
     )
 
 
-def _tasks_submitted(records: list) -> int | None:
-    """How many tasks the task of ``records`` (its State API rows, with detail) started, from
-    the profile events its worker recorded: one ``submit_task`` each. None until its
+def _tasks_submitted(record) -> int | None:
+    """How many tasks the task of ``record`` (its State API row, with detail) started, from the
+    profile events its worker recorded: one ``submit_task`` each. None until its
     ``task:execute`` event is in (the worker reports it after every submission), or where Ray
     records no profile events."""
-    for record in records:
-        events = (record.profiling_data or {}).get("events") or []
-        names = [event.get("event_name") for event in events]
-        if "task:execute" in names:
-            return names.count("submit_task")
-    return None
+    events = (record.profiling_data or {}).get("events") or []
+    names = [event.get("event_name") for event in events]
+    return names.count("submit_task") if "task:execute" in names else None
 
 
 def nested_without_holding(
@@ -1826,19 +1823,14 @@ def nested_without_holding(
 
         from ._session import state_api_address
 
+        missing = [t for t in task_ids if t not in submitted]
+        for task_id, record in _records_by_id(missing, done=False, timeout_s=0).items():
+            count = _tasks_submitted(record)
+            if count is not None:
+                submitted[task_id] = count
         job = ray.get_runtime_context().get_job_id()
         listed = {}
         for task_id in task_ids:
-            if task_id not in submitted:
-                own = list_tasks(
-                    address=state_api_address(),
-                    filters=[("task_id", "=", task_id)],
-                    detail=True,
-                    raise_on_missing_output=False,
-                )
-                count = _tasks_submitted(own)
-                if count is not None:
-                    submitted[task_id] = count
             listed[task_id] = list_tasks(
                 address=state_api_address(),
                 filters=[("job_id", "=", job), ("parent_task_id", "=", task_id)],
