@@ -213,6 +213,9 @@ def exposure_finding(open_ports) -> Finding:
     reaches (``_exposure.Listener``s), with advice that fits whose they are."""
     if not open_ports:
         return Finding("Ray ports open to the network", "none", "none", "ok")
+    # What the user can close comes first: a replica's port is Ray's doing (the advice below
+    # says so), and another app's replicas started earlier would push the GCS out of view.
+    open_ports = sorted(open_ports, key=lambda item: item.process.startswith(_SERVE_REPLICA))
     shown = "; ".join(str(item) for item in open_ports[:6])
     more = f" and {len(open_ports) - 6} more" if len(open_ports) > 6 else ""
     replicas = sum(item.process.startswith(_SERVE_REPLICA) for item in open_ports)

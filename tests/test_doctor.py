@@ -146,3 +146,20 @@ def test_the_doctor_says_when_the_open_ports_are_serve_replicas():
     assert both.found.startswith("2: gcs_server (pid 502)"), both.found
     assert "raykit.init()" in both.fix and "Ray Serve replicas (1 of these)" in both.fix
     assert exposure_finding([]).status == "ok"
+
+
+def test_the_doctor_shows_the_ports_the_user_can_close_before_older_serve_replicas():
+    # Another app's Serve replicas, started before this cluster, filled the first six places
+    # and hid its raylet (CI, a lesson serving beside the suite's expose=True cluster).
+    from raykit._doctor import exposure_finding
+
+    replicas = [
+        _FakeProcess(600 + i, "ray::ServeReplica:app:Model", 900.0 + i, 36000 + i, ip="::")
+        for i in range(6)
+    ]
+    gcs = _FakeProcess(700, "/x/gcs_server", 1000.0, 40001)
+    raylet = _FakeProcess(701, "/x/raylet", 1001.0, 40002)
+    finding = exposure_finding(_exposure.exposed([*replicas, gcs, raylet]))
+    assert finding.found.startswith("8: gcs_server (pid 700) on 192.0.2.2:40001; raylet (pid 701)")
+    assert finding.found.endswith(" and 2 more"), finding.found
+    assert "Ray Serve replicas (6 of these)" in finding.fix
