@@ -390,16 +390,28 @@ class Prometheus:
         Returns
         -------
         pandas.DataFrame
-            Long format: the series' labels, ``time`` (Unix seconds) and ``value``.
+            Long format: the series' labels, ``time`` (Unix seconds) and ``value``. The last
+            point is at ``end`` itself, where the series has one then: it is what
+            :meth:`query` at ``end`` gives. The first is at ``start`` or up to a step before.
         """
         end = time.time() if end is None else end
         if end <= start:
             raise ConfigError(f"start={start} must be before end={end}.")
+        step = self.scrape_interval_s if step is None else step
+        if isinstance(step, bool) or not isinstance(step, int | float) or step < 0.001:
+            raise ConfigError(f"step={step!r}: give seconds between points, at least 0.001.")
+        # Prometheus evaluates at start, start + step, ... and reaches end only when the window
+        # is a whole number of steps. Otherwise the newest sample can fall after the last point:
+        # the history would miss a value an instant query already returned. Counted in whole
+        # milliseconds, the unit Prometheus works in.
+        end_ms, step_ms = round(end * 1000), round(step * 1000)
+        steps = -(-(end_ms - round(start * 1000)) // step_ms)  # whole steps, rounded up
+        start_ms = end_ms - steps * step_ms
         params = {
             "query": promql,
-            "start": f"{start:.3f}",
-            "end": f"{end:.3f}",
-            "step": f"{step or self.scrape_interval_s:g}",
+            "start": f"{start_ms / 1000:.3f}",
+            "end": f"{end_ms / 1000:.3f}",
+            "step": f"{step_ms / 1000:.3f}",
         }
         return _matrix_frame(self._api("query_range", params))
 

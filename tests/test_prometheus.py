@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 
+import numpy as np
 import psutil
 import pytest
 from _kuberay_crds import crds_or_skip
@@ -80,6 +81,24 @@ def test_start_without_ray_says_init_first():
         Prometheus().start()
 
 
+def test_a_range_ends_on_its_end_whatever_its_start(monkeypatch):
+    # Prometheus evaluates at start, start + step, ...: the window is moved back to a whole
+    # number of steps so that the last point is `end`, where the newest sample shows.
+    prom = Prometheus(scrape_interval_s=2)
+    asked = []
+    monkeypatch.setattr(prom, "_api", lambda path, params: asked.append(params) or {})
+    for start, end, step in ((1000.2, 1010.0, 1), (1000.0, 1010.5, None), (5.0, 6.25, 0.5)):
+        prom.query_range("up", start, end, step=step)
+        params = asked[-1]
+        grid = np.arange(float(params["start"]), float(params["end"]) + 1e-9, float(params["step"]))
+        assert grid[-1] == pytest.approx(end, abs=0.001), params
+        assert float(params["start"]) <= start < float(params["start"]) + float(params["step"])
+    assert asked[1]["step"] == "2.000"  # the scrape interval when no step is given
+    for bad in (0, -1, "1s", True):
+        with pytest.raises(ConfigError, match="step="):
+            prom.query_range("up", 0, 10, step=bad)
+
+
 def test_api_answers_become_dataframes():
     vector = {
         "resultType": "vector",
@@ -150,14 +169,15 @@ def test_promql_counts_the_tasks_the_workload_ran(scraped_cluster):
     assert not frame.empty, f"{query} returned nothing; targets:\n{scraped_cluster.targets()}"
     assert frame["value"].sum() >= N_PROBE_TASKS
 
-    # The range ends now; the newest sample can land a scrape after the instant query saw it.
-    deadline = time.time() + 60
-    history = scraped_cluster.query_range(query, start - 5, step=1)
-    while history.empty and time.time() < deadline:
-        time.sleep(1)
-        history = scraped_cluster.query_range(query, start - 5, step=1)
+    # The history up to a moment after the instant query saw the count ends with that count,
+    # however the window's steps fall against the scrapes (CI once read 11 here: a one-second
+    # step had landed between two targets' scrapes, and none came after).
+    seen = time.time()
+    history = scraped_cluster.query_range(query, start - 5, end=seen, step=1)
     assert {"time", "value"} <= set(history.columns)
-    assert history["value"].astype(float).max() >= N_PROBE_TASKS, history.tail().to_string()
+    assert history["time"].iloc[-1] == pytest.approx(seen, abs=0.001), history.tail().to_string()
+    assert history["value"].iloc[-1] >= N_PROBE_TASKS, history.tail().to_string()
+    assert history["value"].iloc[-1] == scraped_cluster.query(query, at=seen)["value"].sum()
 
 
 def test_every_ray_target_is_scraped(scraped_cluster):
