@@ -293,6 +293,7 @@ def _start_local(overrides: dict, token_auth: bool | None, expose: bool) -> Sess
         f"{overrides.get('_node_ip_address', '127.0.0.1')}:0"
     )
     network = {"dashboard_port": free_port()}  # Ray's fixed 8265 collides between users
+    picked = {"dashboard_port"} - overrides.keys()  # a user's own port is not raykit's to move
     if loopback:
         network["_node_ip_address"] = "127.0.0.1"
         _set_single_host_env(restore_env)
@@ -301,7 +302,7 @@ def _start_local(overrides: dict, token_auth: bool | None, expose: bool) -> Sess
     kwargs = {"include_dashboard": True, **plan.init_kwargs(), **network, **overrides}
     try:  # a RAY_TMPDIR that cannot be made puts the environment back too
         kwargs.setdefault("_temp_dir", _own_temp_dir())
-        context = _ray_init_local(kwargs, loopback)
+        context = _ray_init_local(kwargs, loopback, picked)
     except BaseException:
         _restore_environment(restore_env)
         raise
@@ -352,8 +353,9 @@ def made_ray_tmpdir() -> str | None:
     return base
 
 
-def _ray_init_local(kwargs: dict, loopback: bool):
-    """``ray.init`` a new local cluster; on a busy host, once more if its start-up timed out."""
+def _ray_init_local(kwargs: dict, loopback: bool, picked: set[str] = frozenset()):
+    """``ray.init`` a new local cluster; on a busy host, once more if its start-up timed out or
+    another program took a port raykit had picked (a name in ``picked``) before Ray bound it."""
     import ray
 
     for attempt in range(1, START_ATTEMPTS + 1):
@@ -376,12 +378,29 @@ def _ray_init_local(kwargs: dict, loopback: bool):
             _kill_own_ray_children(since=began)
             # Ray gives a raylet 30 s to register and its agents 15 s to start; on a loaded
             # host (a workshop server, CI) they can miss that, and ray.init gives up.
-            if attempt == START_ATTEMPTS or "timed out during startup" not in str(exc):
+            taken = _picked_port_taken(str(exc), kwargs, picked)
+            if attempt == START_ATTEMPTS or not (taken or "timed out during startup" in str(exc)):
                 raise
-            _say(
-                f"Ray's start-up timed out (this host is busy); starting it again "
-                f"(attempt {attempt + 1} of {START_ATTEMPTS})."
-            )
+            if taken:
+                # A picked port stays free only until Ray binds it; another cluster starting on
+                # this host can draw it first (seen in CI: "Failed to bind ... already occupied").
+                why = f"another program took port {kwargs[taken]} before Ray could bind it"
+                kwargs[taken] = free_port(avoid=_ports_given(kwargs))
+            else:
+                why = "Ray's start-up timed out (this host is busy)"
+            _say(f"{why}; starting it again (attempt {attempt + 1} of {START_ATTEMPTS}).")
+
+
+def _occupied_port(message: str) -> int | None:
+    """The port of Ray's "Failed to bind to HOST:PORT because it's already occupied" error."""
+    found = re.search(r"Failed to bind to \S*:(\d+) because it's already occupied", message)
+    return int(found.group(1)) if found else None
+
+
+def _picked_port_taken(message: str, kwargs: dict, picked) -> str | None:
+    """The name of the port raykit picked that Ray's error says was occupied, if any."""
+    port = _occupied_port(message)
+    return next((name for name in picked if kwargs.get(name) == port), None)
 
 
 def _ports_given(kwargs: dict) -> set[int]:

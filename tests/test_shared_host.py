@@ -146,6 +146,34 @@ def test_the_dashboard_and_its_agent_never_draw_the_same_port():
     assert report["agent"] != port, report
 
 
+_PICKED_PORT_TAKEN = textwrap.dedent(
+    """
+    import json, socket, sys, raykit
+    from raykit import _session
+    taker = socket.socket()
+    taker.bind(("127.0.0.1", 0))  # another program, between raykit's pick and Ray's bind
+    taker.listen()
+    taken = taker.getsockname()[1]
+    picks = iter([taken])
+    real_free_port = _session.free_port
+    _session.free_port = lambda **kw: next(picks, None) or real_free_port(**kw)
+    session = raykit.init(num_cpus=1)
+    print(json.dumps({"taken": taken, "dashboard": session.dashboard_url}))
+    raykit.shutdown()
+    """
+)
+
+
+def test_a_picked_port_taken_before_ray_binds_it_is_picked_again():
+    """raykit's dashboard port is free when picked and stays free only until Ray binds it; in
+    CI another cluster took it first, and Ray refused to start ("already occupied")."""
+    report, printed = _script_report(_PICKED_PORT_TAKEN)
+    print(printed)
+    assert not report["dashboard"].endswith(f":{report['taken']}"), report
+    assert f"another program took port {report['taken']} before Ray could bind it" in printed
+    assert "starting it again (attempt 2 of" in printed
+
+
 _HOLD_ONE = textwrap.dedent(
     """
     import sys, raykit
